@@ -1,0 +1,35 @@
+#pragma once
+// The VMM's single device thread: one Boost.Asio io_context runs every
+// ioeventfd, TAP fd, timer and control-socket handler. vCPU threads only do
+// synchronous register access and post() work here.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <thread>
+
+namespace wren {
+
+class EventLoop {
+ public:
+  EventLoop() : work_(boost::asio::make_work_guard(io_)) {}
+  ~EventLoop() { stop(); }
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  boost::asio::io_context& context() { return io_; }
+  void start() {
+    if (!thread_.joinable()) thread_ = std::thread([this] { io_.run(); });
+  }
+  void stop() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  }
+  bool in_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+}  // namespace wren

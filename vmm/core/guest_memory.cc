@@ -1,0 +1,144 @@
+#include "vmm/core/guest_memory.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "vmm/core/layout.h"
+
+namespace wren {
+
+namespace {
+constexpr uint64_t kPage = layout::kPageSize;
+
+bool end_of(uint64_t gpa, uint64_t len, uint64_t& end) { return !__builtin_add_overflow(gpa, len, &end); }
+}  // namespace
+
+GuestMemory::GuestMemory(std::vector<MemoryRegion> regions) : regions_(std::move(regions)) {
+  if (regions_.empty()) throw std::invalid_argument("guest memory needs at least one region");
+  uint64_t prev_end = 0;
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const auto& r = regions_[i];
+    uint64_t end = 0;
+    if (r.size == 0 || r.gpa % kPage || r.size % kPage || !end_of(r.gpa, r.size, end))
+      throw std::invalid_argument("guest memory region must be non-empty and page aligned");
+    if (i > 0 && r.gpa < prev_end) throw std::invalid_argument("guest memory regions overlap or are unsorted");
+    prev_end = end;
+    Backing b;
+    b.region = r;
+    b.mapping = Mapping::anonymous(r.size);
+    b.dirty_words = (r.size / kPage + 63) / 64;
+    b.dirty = std::make_unique<std::atomic<uint64_t>[]>(b.dirty_words);
+    for (size_t w = 0; w < b.dirty_words; ++w) b.dirty[w].store(0, std::memory_order_relaxed);
+    backings_.push_back(std::move(b));
+  }
+}
+
+std::vector<MemoryRegion> GuestMemory::x86_layout(uint64_t ram_bytes) {
+  std::vector<MemoryRegion> out;
+  const uint64_t low = std::min(ram_bytes, layout::kLowRamEnd);
+  out.push_back({0, low});
+  if (ram_bytes > low) out.push_back({layout::kHighRamStart, ram_bytes - low});
+  return out;
+}
+
+const GuestMemory::Backing* GuestMemory::find(uint64_t gpa) const {
+  for (const auto& b : backings_)
+    if (gpa >= b.region.gpa && gpa - b.region.gpa < b.region.size) return &b;
+  return nullptr;
+}
+
+// Walks [gpa, gpa+len) chunk by chunk; fails without calling fn at all if any
+// byte is outside RAM, so accessors never do partial work.
+template <typename Fn>
+bool GuestMemory::for_each_chunk(uint64_t gpa, uint64_t len, Fn&& fn) const {
+  uint64_t end = 0;
+  if (!end_of(gpa, len, end)) return false;
+  if (!contains(gpa, len)) return false;
+  uint64_t cur = gpa;
+  uint64_t done = 0;
+  while (cur < end) {
+    const Backing* b = find(cur);
+    const uint64_t off = cur - b->region.gpa;
+    const uint64_t n = std::min(end - cur, b->region.size - off);
+    fn(*b, off, done, n);
+    cur += n;
+    done += n;
+  }
+  return true;
+}
+
+bool GuestMemory::contains(uint64_t gpa, uint64_t len) const {
+  uint64_t end = 0;
+  if (!end_of(gpa, len, end)) return false;
+  uint64_t cur = gpa;
+  while (cur < end) {
+    const Backing* b = find(cur);
+    if (!b) return false;
+    cur = b->region.gpa + b->region.size;  // regions are sorted; continue in the next one
+  }
+  return true;
+}
+
+bool GuestMemory::read(uint64_t gpa, std::span<uint8_t> out) const {
+  return for_each_chunk(gpa, out.size(), [&](const Backing& b, uint64_t off, uint64_t done, uint64_t n) {
+    std::memcpy(out.data() + done, b.mapping.data() + off, n);
+  });
+}
+
+bool GuestMemory::write(uint64_t gpa, std::span<const uint8_t> in) {
+  const bool ok = for_each_chunk(gpa, in.size(), [&](const Backing& b, uint64_t off, uint64_t done, uint64_t n) {
+    std::memcpy(b.mapping.data() + off, in.data() + done, n);
+  });
+  if (ok) mark_dirty(gpa, in.size());
+  return ok;
+}
+
+bool GuestMemory::fill(uint64_t gpa, uint8_t value, uint64_t len) {
+  const bool ok = for_each_chunk(gpa, len, [&](const Backing& b, uint64_t off, uint64_t, uint64_t n) {
+    std::memset(b.mapping.data() + off, value, n);
+  });
+  if (ok) mark_dirty(gpa, len);
+  return ok;
+}
+
+std::optional<std::vector<GuestSlice>> GuestMemory::slices(uint64_t gpa, uint64_t len, bool for_write) {
+  std::vector<GuestSlice> out;
+  const bool ok = for_each_chunk(gpa, len, [&](const Backing& b, uint64_t off, uint64_t, uint64_t n) {
+    out.emplace_back(b.mapping.data() + off, n);
+  });
+  if (!ok) return std::nullopt;
+  if (for_write) mark_dirty(gpa, len);
+  return out;
+}
+
+uint64_t GuestMemory::total_bytes() const {
+  uint64_t total = 0;
+  for (const auto& r : regions_) total += r.size;
+  return total;
+}
+
+uint64_t GuestMemory::host_address_for_kvm(size_t region_index) const {
+  return reinterpret_cast<uint64_t>(backings_.at(region_index).mapping.data());
+}
+
+void GuestMemory::mark_dirty(uint64_t gpa, uint64_t len) {
+  if (len == 0) return;
+  uint64_t end = 0;
+  if (!end_of(gpa, len, end)) return;
+  for (auto& b : backings_) {
+    const uint64_t rs = b.region.gpa, re = b.region.gpa + b.region.size;
+    const uint64_t s = std::max(gpa, rs), e = std::min(end, re);
+    if (s >= e) continue;
+    for (uint64_t page = (s - rs) / kPage; page <= (e - 1 - rs) / kPage; ++page)
+      b.dirty[page / 64].fetch_or(uint64_t{1} << (page % 64), std::memory_order_relaxed);
+  }
+}
+
+std::vector<uint64_t> GuestMemory::take_dirty_bitmap(size_t region_index) {
+  auto& b = backings_.at(region_index);
+  std::vector<uint64_t> out(b.dirty_words);
+  for (size_t w = 0; w < b.dirty_words; ++w) out[w] = b.dirty[w].exchange(0, std::memory_order_relaxed);
+  return out;
+}
+
+}  // namespace wren
