@@ -1,0 +1,188 @@
+"""Integration-test harness: builds (or finds cached) test guests, creates
+network namespaces with a TAP, runs wren inside them, and reads the guest's
+serial console.  Every resource a test creates is torn down in __exit__."""
+
+import json
+import os
+import re
+import shlex
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GUEST_IMAGES = REPO / "guest-images"
+BOOT_TIMEOUT = int(os.environ.get("WREN_BOOT_TIMEOUT", "900"))  # software KVM: boots take minutes
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def wren_binary():
+    path = os.environ.get("WREN_BINARY", str(REPO / "build" / "wren"))
+    if not os.access(path, os.X_OK):
+        raise SystemExit(f"wren binary not found at {path} (set WREN_BINARY)")
+    return path
+
+
+def guest_images():
+    """Returns (kernel, initrd), from the environment or the cached build."""
+    kernel, initrd = os.environ.get("WREN_KERNEL"), os.environ.get("WREN_INITRD")
+    if kernel and initrd:
+        return kernel, initrd
+    out = subprocess.run(["bash", str(GUEST_IMAGES / "build-all.sh")], check=True,
+                         capture_output=True, text=True).stdout
+    vals = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return vals["KERNEL"], vals["INITRD"]
+
+
+def compat_cmdline():
+    """The test-harness profile for this machine's software KVM backend."""
+    profile = os.environ.get("WREN_GUEST_PROFILE", "pvm-compat")
+    return (GUEST_IMAGES / "profiles" / f"{profile}.cmdline").read_text().strip()
+
+
+class Netns:
+    """A network namespace owned by one test, with a TAP device in it."""
+
+    _counter = 0
+
+    def __init__(self, tap="tap0", host_ip="10.77.0.1/24"):
+        Netns._counter += 1
+        self.name = f"wren-t{os.getpid()}-{Netns._counter}"
+        self.tap = tap
+        self.host_ip = host_ip
+
+    def run(self, *cmd, check=True, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.name, *cmd], check=check, **kw)
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        self.run("ip", "link", "set", "lo", "up")
+        self.run("ip", "tuntap", "add", "dev", self.tap, "mode", "tap", "vnet_hdr", "multi_queue")
+        self.run("ip", "addr", "add", self.host_ip, "dev", self.tap)
+        self.run("ip", "link", "set", self.tap, "up")
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+    def ping(self, addr, count=1, timeout=5):
+        r = self.run("ping", "-c", str(count), "-W", str(timeout), addr, check=False,
+                     capture_output=True, text=True)
+        return r.returncode == 0, r.stdout
+
+    def send_probe(self, dst_mac, tag, vlan=None, src_mac="02:00:00:00:00:01"):
+        """Sends one 0x88B5 frame whose payload is WRENPROBE:<tag> out of the TAP."""
+        code = (
+            "import socket,struct,sys\n"
+            "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
+            f"s.bind(({self.tap!r},0))\n"
+            f"dst=bytes.fromhex({dst_mac.replace(':', '')!r});src=bytes.fromhex({src_mac.replace(':', '')!r})\n"
+            f"vlan={vlan!r}\n"
+            "tag=b'' if vlan is None else struct.pack('!HH',0x8100,vlan)\n"
+            f"payload=b'WRENPROBE:'+{tag!r}.encode()+b'\\0'\n"
+            "f=dst+src+tag+struct.pack('!H',0x88B5)+payload\n"
+            "s.send(f+b'\\0'*max(0,60-len(f)))\n"
+        )
+        self.run(sys.executable, "-c", code)
+
+
+class Wren:
+    """A wren process running inside a namespace, serial to a file, with a control socket."""
+
+    def __init__(self, netns, args, name="wren", workdir=None):
+        self.netns = netns
+        self.workdir = Path(workdir or f"/tmp/wren-it-{os.getpid()}")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.serial = self.workdir / f"{name}.serial"
+        self.api = self.workdir / f"{name}.api"
+        self.stderr_path = self.workdir / f"{name}.stderr"
+        self.args = args
+        self.proc = None
+
+    def __enter__(self):
+        cmd = [wren_binary(), "run", "--serial", f"file:{self.serial}", "--api", f"unix:{self.api}", *self.args]
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns.name, *cmd]
+        log("starting: " + " ".join(shlex.quote(c) for c in cmd))
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+        if exc[0] is not None:
+            self.dump()
+
+    def dump(self):
+        for p in (self.serial, self.stderr_path):
+            if p.exists():
+                text = p.read_text(errors="replace")
+                print(f"----- {p} (last 80 lines) -----\n" + "\n".join(text.splitlines()[-80:]), flush=True)
+
+    def console(self):
+        return self.serial.read_text(errors="replace") if self.serial.exists() else ""
+
+    def wait_for(self, pattern, timeout=BOOT_TIMEOUT, start=0):
+        """Waits until `pattern` (regex) appears in the console at or after offset `start`."""
+        rx = re.compile(pattern)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = rx.search(self.console(), start)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise AssertionError(f"wren exited ({self.proc.returncode}) before /{pattern}/ appeared")
+            time.sleep(0.5)
+        raise AssertionError(f"timed out after {timeout}s waiting for /{pattern}/")
+
+    def wait_exit(self, timeout=300):
+        return self.proc.wait(timeout=timeout)
+
+    def request(self, command, **args):
+        """Sends one JSON-lines request to the control socket and returns the reply."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(str(self.api))
+        s.sendall((json.dumps({"execute": command, "arguments": args}) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        for line in buf.decode().splitlines():
+            msg = json.loads(line)
+            if "event" not in msg:
+                return msg
+        raise AssertionError(f"no reply to {command}")
+
+
+class Check:
+    """Counts named assertions so one boot can report many results."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def __call__(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            log(f"PASS {name}")
+        else:
+            self.failed.append(name)
+            log(f"FAIL {name} {detail}")
+
+    def finish(self):
+        print(f"{self.passed} passed, {len(self.failed)} failed", flush=True)
+        if self.failed:
+            raise SystemExit(1)

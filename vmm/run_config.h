@@ -1,0 +1,42 @@
+#pragma once
+// Everything `wren run` was asked to do, after command-line validation.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wren {
+
+struct SerialConfig {
+  enum class Kind { Stdio, File, Unix, None } kind = Kind::Stdio;
+  std::string path;  // for File and Unix
+};
+
+struct NetConfig {
+  std::string tap;
+  std::optional<std::string> mac;  // "52:54:00:12:34:56"
+  uint16_t queue_pairs = 1;
+  bool transitional = false;  // false: modern-only virtio-pci
+  bool mac_change = false;    // offer VIRTIO_NET_F_CTRL_MAC_ADDR
+};
+
+struct TestExitConfig {
+  uint16_t iobase = 0xf4;
+  uint8_t iosize = 1;
+};
+
+struct RunConfig {
+  std::string kernel;
+  std::string initrd;
+  std::string cmdline;
+  uint64_t memory_bytes = 512ull << 20;
+  uint32_t cpus = 1;
+  std::string cpu_model = "host";
+  SerialConfig serial;
+  std::vector<NetConfig> nets;
+  std::optional<std::string> api_socket;  // unix socket path
+  std::optional<TestExitConfig> test_exit;
+  std::string kvm_device = "/dev/kvm";
+};
+
+}  // namespace wren

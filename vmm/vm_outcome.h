@@ -1,0 +1,44 @@
+#pragma once
+// How a VM run ends; the first reported outcome wins.
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace wren {
+
+struct VmOutcome {
+  enum class Kind { PowerOff, Reset, TestExit, Quit, Error } kind;
+  int exit_status = 0;
+  std::string message;
+};
+
+class OutcomeLatch {
+ public:
+  // Records the outcome if none was recorded yet; returns true if this one won.
+  bool report(VmOutcome outcome) {
+    {
+      std::lock_guard lock(mutex_);
+      if (outcome_) return false;
+      outcome_ = std::move(outcome);
+    }
+    cv_.notify_all();
+    return true;
+  }
+  VmOutcome wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return outcome_.has_value(); });
+    return *outcome_;
+  }
+  bool done() const {
+    std::lock_guard lock(mutex_);
+    return outcome_.has_value();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::optional<VmOutcome> outcome_;
+};
+
+}  // namespace wren
