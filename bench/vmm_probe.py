@@ -1,0 +1,70 @@
+"""Shared pieces of the benchmark scripts: boot a VMM (Wren or QEMU) in a
+scratch network namespace, time it to a console line, and measure its
+memory overhead (resident memory outside the guest-RAM mapping)."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+import harness  # noqa: E402
+
+
+def overhead_kib(pid, guest_ram_bytes):
+    """Sum of Rss over every mapping smaller than guest RAM: the VMM's own memory."""
+    total, size = 0, 0
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) ", line)
+        if m:
+            size = int(m.group(2), 16) - int(m.group(1), 16)
+        elif line.startswith("Rss:") and size < guest_ram_bytes:
+            total += int(line.split()[1])
+    return total
+
+
+def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None):
+    cmd = [harness.wren_binary(), "run", "--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline,
+           "--memory", f"{mem_mb}M", "--serial", f"file:{serial}"]
+    if net_tap:
+        cmd += ["--net", f"tap={net_tap}"]
+    return cmd
+
+
+def qemu_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None):
+    cmd = ["qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-m", str(mem_mb), "-smp", "1",
+           "-nographic", "-no-reboot", "-nodefaults", "-serial", f"file:{serial}", "-display", "none",
+           "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
+    if net_tap:
+        cmd += ["-netdev", f"tap,id=n0,ifname={net_tap},script=no,downscript=no,vhost=off",
+                "-device", "virtio-net-pci,netdev=n0"]
+    return cmd
+
+
+def boot_until(netns, cmd, serial, pattern, guest_ram_bytes, timeout=900):
+    """Starts cmd in netns; returns (seconds to pattern, overhead KiB, proc)."""
+    serial = Path(serial)
+    serial.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(["ip", "netns", "exec", netns.name, *cmd],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rx = re.compile(pattern)
+    while time.monotonic() - t0 < timeout:
+        if serial.exists() and rx.search(serial.read_text(errors="replace")):
+            elapsed = time.monotonic() - t0
+            # ip netns exec execs the VMM, so proc.pid is the VMM itself.
+            return elapsed, overhead_kib(proc.pid, guest_ram_bytes), proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd[0]} exited early: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{cmd[0]}: no /{pattern}/ within {timeout}s")
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds Wren. Usage: scripts/build.sh [release|sanitize] (default release).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+kind=${1:-release}
+case "$kind" in
+  release) dir="$repo/build"; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  sanitize) dir="$repo/build-asan"; flags=(-DCMAKE_BUILD_TYPE=Debug -DWREN_SANITIZE=ON) ;;
+  fuzz) dir="$repo/build-fuzz"; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWREN_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++) ;;
+  *) echo "usage: $0 [release|sanitize|fuzz]" >&2; exit 2 ;;
+esac
+cmake -S "$repo" -B "$dir" -G Ninja "${flags[@]}" >/dev/null
+ninja -C "$dir" -j"$(nproc)"
+echo "$dir"

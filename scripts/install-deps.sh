@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs Wren's build, test and guest-image dependencies from Debian's
+# packages. Idempotent: does nothing when everything is already installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  linux-libc-dev libboost-dev libcereal-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev googletest
+  python3 iproute2 iputils-ping procps
+  linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio gzip xz-utils
+  qemu-system-x86
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
