@@ -1,5 +1,7 @@
 #include "vmm/core/kvm.h"
 
+#include "vmm/core/kvm_abi.h"
+
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
@@ -16,14 +18,24 @@ int must(int rc, const char* what) {
   return rc;
 }
 
-// Builds a variable-length KVM struct (header + N trailing entries).
+// A variable-length KVM argument in its C layout: Header, then n entries.
 template <typename Header, typename Entry>
-std::unique_ptr<uint8_t[]> make_flex(size_t n) {
-  const size_t bytes = sizeof(Header) + n * sizeof(Entry);
-  auto buf = std::make_unique<uint8_t[]>(bytes);
-  std::memset(buf.get(), 0, bytes);
-  return buf;
-}
+class FlexBuffer {
+ public:
+  explicit FlexBuffer(size_t n) : bytes_(sizeof(Header) + n * sizeof(Entry), 0) {
+    header()->count = static_cast<uint32_t>(n);
+  }
+  Header* header() { return reinterpret_cast<Header*>(bytes_.data()); }
+  Entry* entries() { return reinterpret_cast<Entry*>(bytes_.data() + sizeof(Header)); }
+  uint32_t count() { return header()->count; }
+  void* arg() { return bytes_.data(); }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+using kvm_abi::CountHeader;
+using kvm_abi::MsrListHeader;
 
 }  // namespace
 
@@ -47,24 +59,21 @@ int Kvm::check_extension(long cap) const { return ::ioctl(fd_.get(), KVM_CHECK_E
 
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
   for (size_t n = 64; n <= 4096; n *= 2) {
-    auto buf = make_flex<kvm_cpuid2, kvm_cpuid_entry2>(n);
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
-    c->nent = static_cast<uint32_t>(n);
-    if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, c) == 0) return {c->entries, c->entries + c->nent};
+    FlexBuffer<CountHeader, kvm_cpuid_entry2> buf(n);
+    if (::ioctl(fd_.get(), kvm_abi::kGetSupportedCpuid, buf.arg()) == 0)
+      return {buf.entries(), buf.entries() + buf.count()};
     if (errno != E2BIG) throw KvmError("KVM_GET_SUPPORTED_CPUID", errno);
   }
   throw KvmError("KVM_GET_SUPPORTED_CPUID", E2BIG);
 }
 
 std::vector<uint32_t> Kvm::msr_index_list() const {
-  kvm_msr_list probe{};
-  if (::ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+  MsrListHeader probe{0};
+  if (::ioctl(fd_.get(), kvm_abi::kGetMsrIndexList, &probe) < 0 && errno != E2BIG)
     throw KvmError("KVM_GET_MSR_INDEX_LIST", errno);
-  auto buf = make_flex<kvm_msr_list, uint32_t>(probe.nmsrs);
-  auto* l = reinterpret_cast<kvm_msr_list*>(buf.get());
-  l->nmsrs = probe.nmsrs;
-  must(::ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, l), "KVM_GET_MSR_INDEX_LIST");
-  return {l->indices, l->indices + l->nmsrs};
+  FlexBuffer<MsrListHeader, uint32_t> buf(probe.count);
+  must(::ioctl(fd_.get(), kvm_abi::kGetMsrIndexList, buf.arg()), "KVM_GET_MSR_INDEX_LIST");
+  return {buf.entries(), buf.entries() + buf.count()};
 }
 
 int Kvm::vcpu_mmap_size() const { return must(::ioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0), "KVM_GET_VCPU_MMAP_SIZE"); }
@@ -112,30 +121,24 @@ WREN_SETTER(kvm_mp_state, set_mp_state, KVM_SET_MP_STATE)
 #undef WREN_SETTER
 
 void Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
-  auto buf = make_flex<kvm_cpuid2, kvm_cpuid_entry2>(entries.size());
-  auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
-  c->nent = static_cast<uint32_t>(entries.size());
-  std::memcpy(c->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
-  must(ioctl(KVM_SET_CPUID2, c), "KVM_SET_CPUID2");
+  FlexBuffer<CountHeader, kvm_cpuid_entry2> buf(entries.size());
+  std::memcpy(buf.entries(), entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+  must(ioctl(kvm_abi::kSetCpuid2, buf.arg()), "KVM_SET_CPUID2");
 }
 
 void Vcpu::set_msrs(const std::vector<kvm_msr_entry>& entries) {
-  auto buf = make_flex<kvm_msrs, kvm_msr_entry>(entries.size());
-  auto* m = reinterpret_cast<kvm_msrs*>(buf.get());
-  m->nmsrs = static_cast<uint32_t>(entries.size());
-  std::memcpy(m->entries, entries.data(), entries.size() * sizeof(kvm_msr_entry));
-  const int n = must(ioctl(KVM_SET_MSRS, m), "KVM_SET_MSRS");
+  FlexBuffer<CountHeader, kvm_msr_entry> buf(entries.size());
+  std::memcpy(buf.entries(), entries.data(), entries.size() * sizeof(kvm_msr_entry));
+  const int n = must(ioctl(kvm_abi::kSetMsrs, buf.arg()), "KVM_SET_MSRS");
   if (static_cast<size_t>(n) != entries.size())
-    throw KvmError("KVM_SET_MSRS refused MSR 0x" + std::to_string(entries[static_cast<size_t>(n)].index), EINVAL);
+    throw KvmError("KVM_SET_MSRS refused MSR index " + std::to_string(entries[static_cast<size_t>(n)].index), EINVAL);
 }
 
 std::vector<kvm_msr_entry> Vcpu::get_msrs(const std::vector<uint32_t>& indices) const {
-  auto buf = make_flex<kvm_msrs, kvm_msr_entry>(indices.size());
-  auto* m = reinterpret_cast<kvm_msrs*>(buf.get());
-  m->nmsrs = static_cast<uint32_t>(indices.size());
-  for (size_t i = 0; i < indices.size(); ++i) m->entries[i].index = indices[i];
-  const int n = must(ioctl(KVM_GET_MSRS, m), "KVM_GET_MSRS");
-  return {m->entries, m->entries + n};
+  FlexBuffer<CountHeader, kvm_msr_entry> buf(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) buf.entries()[i].index = indices[i];
+  const int n = must(ioctl(kvm_abi::kGetMsrs, buf.arg()), "KVM_GET_MSRS");
+  return {buf.entries(), buf.entries() + n};
 }
 
 Vm::Vm(UniqueFd fd, int vcpu_mmap_size) : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
@@ -183,11 +186,9 @@ void Vm::signal_msi(uint64_t address, uint32_t data) {
 }
 
 void Vm::set_gsi_routing(const std::vector<kvm_irq_routing_entry>& entries) {
-  auto buf = make_flex<kvm_irq_routing, kvm_irq_routing_entry>(entries.size());
-  auto* r = reinterpret_cast<kvm_irq_routing*>(buf.get());
-  r->nr = static_cast<uint32_t>(entries.size());
-  std::memcpy(r->entries, entries.data(), entries.size() * sizeof(kvm_irq_routing_entry));
-  must(ioctl(KVM_SET_GSI_ROUTING, r), "KVM_SET_GSI_ROUTING");
+  FlexBuffer<CountHeader, kvm_irq_routing_entry> buf(entries.size());
+  std::memcpy(buf.entries(), entries.data(), entries.size() * sizeof(kvm_irq_routing_entry));
+  must(ioctl(kvm_abi::kSetGsiRouting, buf.arg()), "KVM_SET_GSI_ROUTING");
 }
 
 void Vm::irqfd(int event_fd, uint32_t gsi, bool deassign) {
