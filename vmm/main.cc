@@ -1,1 +1,27 @@
-int main() { return 0; }
+// wren: boots a guest from the command line. See README.md.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "vmm/cli.h"
+#include "vmm/machine.h"
+
+int main(int argc, char** argv) {
+  auto parsed = wren::parse_command_line(argc, argv);
+  if (auto* exit = std::get_if<wren::CliExit>(&parsed)) {
+    (exit->status == 0 ? std::cout : std::cerr) << exit->message << std::endl;
+    return exit->status;
+  }
+  spdlog::set_pattern("wren: %l: %v");
+  spdlog::set_level(spdlog::level::warn);
+  if (const char* lvl = std::getenv("WREN_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));
+  try {
+    wren::Machine machine(std::get<wren::RunConfig>(parsed));
+    return machine.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wren: %s\n", e.what());
+    return 1;
+  }
+}

@@ -71,6 +71,21 @@ aml::Bytes com1() {
                              });
 }
 
+// Motherboard resources: Linux only trusts the MCFG's ECAM window once it
+// is also reserved here (or it falls back to port 0xCF8 and loses the
+// extended config space).
+aml::Bytes motherboard_resources() {
+  const auto crs = aml::ResourceTemplate()
+                       .dword_memory(static_cast<uint32_t>(layout::kPciEcamStart),
+                                     static_cast<uint32_t>(layout::kPciEcamStart + layout::kPciEcamSize - 1))
+                       .build();
+  return aml::device("MRES", {
+                                 aml::name("_HID", aml::eisa_id("PNP0C02")),
+                                 aml::name("_UID", aml::integer(2)),
+                                 aml::name("_CRS", crs),
+                             });
+}
+
 // Processor devices; _UID matches the MADT's ACPI processor UID.
 aml::Bytes processor(uint32_t index) {
   char name[16];
@@ -86,7 +101,7 @@ aml::Bytes processor(uint32_t index) {
 std::vector<uint8_t> build_dsdt(const AcpiConfig& config) {
   if (config.num_vcpus == 0 || config.num_vcpus > kMaxAcpiVcpus)
     throw std::invalid_argument("DSDT vCPU count out of range");
-  std::vector<aml::Bytes> sb = {pci_host_bridge()};
+  std::vector<aml::Bytes> sb = {pci_host_bridge(), motherboard_resources()};
   if (config.com1) sb.push_back(com1());
   for (uint32_t i = 0; i < config.num_vcpus; ++i) sb.push_back(processor(i));
 

@@ -386,7 +386,10 @@ TEST_P(AcpiTest, DsdtParsesAndDescribesTheMachine) {
     EXPECT_EQ(aml.names.at(std::string(path) + "._HID").str, "ACPI0007");
     EXPECT_EQ(aml.names.at(std::string(path) + "._UID").integer, i);
   }
-  EXPECT_EQ(aml.devices.size(), 2u + n);
+  // Motherboard resources reserve the ECAM window for Linux's MCFG check.
+  ASSERT_TRUE(aml.devices.count("\\_SB_.MRES"));
+  EXPECT_EQ(aml.names.at("\\_SB_.MRES._HID").integer, 0x020cd041u);  // PNP0C02
+  EXPECT_EQ(aml.devices.size(), 3u + n);
 
   // \_S5: SLP_TYP 5 for power off.
   const Value& s5 = aml.names.at("\\_S5_");

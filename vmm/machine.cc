@@ -1,0 +1,150 @@
+#include "vmm/machine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
+#include <stdexcept>
+
+#include "vmm/api_server.h"
+#include "vmm/boot/acpi.h"
+#include "vmm/boot/boot_file.h"
+#include "vmm/boot/bzimage.h"
+#include "vmm/boot/e820.h"
+#include "vmm/boot/x86_entry.h"
+#include "vmm/core/layout.h"
+#include "vmm/cpu/cpuid.h"
+#include "vmm/pci_devices.h"
+#include "vmm/platform_devices.h"
+#include "vmm/serial_backend.h"
+#include "vmm/vcpu_runner.h"
+
+namespace wren {
+
+namespace {
+// KVM on Intel needs three pages for the real-mode TSS and one for the EPT
+// identity map, somewhere the guest never uses: just below the BIOS ROM.
+constexpr uint64_t kTssAddr = 0xfffbd000;
+constexpr uint64_t kIdentityMapAddr = 0xfffbc000;
+}  // namespace
+
+Machine::Machine(RunConfig config) : config_(std::move(config)), kvm_(config_.kvm_device), vm_(kvm_.create_vm()) {
+  VcpuRunner::install_kick_signal();
+  if (vm_.check_extension(KVM_CAP_SET_TSS_ADDR) > 0) vm_.set_tss_addr(kTssAddr);
+  if (vm_.check_extension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) vm_.set_identity_map_addr(kIdentityMapAddr);
+  vm_.create_irqchip();
+  vm_.create_pit2();
+  create_memory();
+
+  serial_ = std::make_unique<SerialBackend>(config_.serial, loop_.context());
+  platform_ = std::make_unique<PlatformDevices>(vm_, pio_, *serial_, memory_->regions(), outcome_, config_.test_exit);
+  pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets);
+
+  load_guest();
+  create_vcpus();
+  if (config_.api_socket) start_api();
+}
+
+Machine::~Machine() {
+  for (auto& r : runners_) r->stop();
+  for (auto& r : runners_) r->join();
+  loop_.stop();
+}
+
+void Machine::create_memory() {
+  memory_ = std::make_unique<GuestMemory>(GuestMemory::x86_layout(config_.memory_bytes));
+  for (size_t i = 0; i < memory_->regions().size(); ++i) {
+    const auto& r = memory_->regions()[i];
+    vm_.set_user_memory_region(static_cast<uint32_t>(i), r.gpa, r.size, memory_->host_address_for_kvm(i));
+  }
+}
+
+template <typename T>
+static T must(Result<T> r, const std::string& what) {
+  if (!r) throw std::runtime_error(what + ": " + r.error());
+  return std::move(r).value();
+}
+
+static std::vector<uint8_t> read_file_or_empty(const std::string& path, std::string_view what) {
+  if (path.empty()) return {};
+  return must(read_boot_file(path, what), std::string(what));
+}
+
+void Machine::load_guest() {
+  const auto kernel = read_file_or_empty(config_.kernel, "kernel");
+  const auto initrd = read_file_or_empty(config_.initrd, "initrd");
+  const auto e820 = build_e820(memory_->regions());
+  boot_image_ = must(load_bzimage(*memory_, kernel, initrd, config_.cmdline, e820), "kernel '" + config_.kernel + "'");
+  must(write_acpi_tables(*memory_, AcpiConfig{config_.cpus, true}), "ACPI tables");
+  must(write_boot_structures(*memory_, boot_image_.mode), "boot page tables");
+}
+
+void Machine::create_vcpus() {
+  auto model = cpu_model_by_name(config_.cpu_model);
+  if (!model) throw std::runtime_error("unknown CPU model '" + config_.cpu_model + "' (known: " + cpu_model_names() + ")");
+  const auto supported = kvm_.supported_cpuid();
+  for (uint32_t i = 0; i < config_.cpus; ++i) {
+    Vcpu vcpu = vm_.create_vcpu(i);
+    vcpu.set_cpuid(vcpu_cpuid(*model, supported, i, config_.cpus));
+    vcpu.set_msrs(boot_msrs());
+    vcpu.set_fpu(boot_fpu());
+    if (i == 0) {
+      // The bootstrap processor starts at the kernel entry; the others wait
+      // for INIT/SIPI from the guest, handled by the in-kernel LAPIC.
+      vcpu.set_sregs(boot_sregs(vcpu.get_sregs(), boot_image_.mode));
+      vcpu.set_regs(boot_regs(boot_image_));
+    }
+    vcpus_.push_back(std::move(vcpu));
+  }
+  for (auto& v : vcpus_) runners_.push_back(std::make_unique<VcpuRunner>(v, pio_, mmio_, *memory_, outcome_));
+}
+
+void Machine::pause() {
+  if (paused_) return;
+  for (auto& r : runners_) r->pause();
+  paused_ = true;
+}
+
+void Machine::resume() {
+  if (!paused_) return;
+  for (auto& r : runners_) r->resume();
+  paused_ = false;
+}
+
+void Machine::start_api() {
+  api_ = std::make_unique<ApiServer>(loop_.context(), *config_.api_socket);
+  api_->add_command("query-status", [this](const nlohmann::json&) {
+    return nlohmann::json{{"status", paused_ ? "paused" : "running"}, {"cpus", config_.cpus},
+                          {"memory", config_.memory_bytes}};
+  });
+  api_->add_command("pause", [this](const nlohmann::json&) {
+    pause();
+    return nlohmann::json::object();
+  });
+  api_->add_command("resume", [this](const nlohmann::json&) {
+    resume();
+    return nlohmann::json::object();
+  });
+  api_->add_command("quit", [this](const nlohmann::json&) {
+    outcome_.report({VmOutcome::Kind::Quit, 0, "quit requested on the control socket"});
+    return nlohmann::json::object();
+  });
+  pci_->register_api(*api_);
+}
+
+int Machine::run() {
+  serial_->start_input([this](std::span<const uint8_t> bytes) { platform_->serial_input(bytes); });
+  pci_->start();
+  loop_.start();
+  for (auto& r : runners_) r->start();
+  const VmOutcome outcome = outcome_.wait();
+  for (auto& r : runners_) r->stop();
+  for (auto& r : runners_) r->join();
+  if (outcome.kind == VmOutcome::Kind::Error)
+    std::fprintf(stderr, "%s", outcome.message.c_str());
+  else
+    spdlog::info("{}", outcome.message);
+  return outcome.exit_status;
+}
+
+}  // namespace wren

@@ -1,0 +1,60 @@
+#pragma once
+// The whole virtual machine: KVM VM and vCPUs, guest memory, buses, platform
+// and PCI devices, the event loop and the control socket. Construction sets
+// everything up (throwing with a readable message on bad input); run() boots
+// the guest and returns the process exit status.
+#include <memory>
+#include <vector>
+
+#include "vmm/boot/bzimage.h"
+#include "vmm/core/event_loop.h"
+#include "vmm/core/guest_memory.h"
+#include "vmm/core/io_bus.h"
+#include "vmm/core/kvm.h"
+#include "vmm/run_config.h"
+#include "vmm/vm_outcome.h"
+
+namespace wren {
+
+class ApiServer;
+class SerialBackend;
+class VcpuRunner;
+class PlatformDevices;
+class PciDevices;
+
+class Machine {
+ public:
+  explicit Machine(RunConfig config);
+  ~Machine();
+
+  int run();
+
+  void pause();
+  void resume();
+  bool paused() const { return paused_; }
+
+ private:
+  void create_memory();
+  void create_vcpus();
+  void load_guest();
+  void start_api();
+
+  RunConfig config_;
+  Kvm kvm_;
+  Vm vm_;
+  std::unique_ptr<GuestMemory> memory_;
+  IoBus pio_;
+  IoBus mmio_;
+  EventLoop loop_;
+  OutcomeLatch outcome_;
+  std::unique_ptr<SerialBackend> serial_;
+  std::unique_ptr<PlatformDevices> platform_;
+  std::unique_ptr<PciDevices> pci_;
+  std::vector<Vcpu> vcpus_;
+  std::vector<std::unique_ptr<VcpuRunner>> runners_;
+  std::unique_ptr<ApiServer> api_;
+  BootImage boot_image_;
+  bool paused_ = false;
+};
+
+}  // namespace wren

@@ -1,0 +1,58 @@
+#pragma once
+// The machine's PCI side: host bridge, config-space access (0xCF8 and ECAM),
+// INTx lines, MSI-X through irqfd routes, and the virtio-net NICs asked for
+// on the command line.
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "vmm/core/event_loop.h"
+#include "vmm/core/guest_memory.h"
+#include "vmm/core/io_bus.h"
+#include "vmm/core/kvm.h"
+#include "vmm/run_config.h"
+#include "vmm/vm_outcome.h"
+
+namespace wren {
+
+class ApiServer;
+class KvmIrqLine;
+class NetDevice;
+class VirtioPciDevice;
+class IoeventfdApi;
+class NotifyWiring;
+namespace pci {
+class PciBus;
+class GsiRoutingApi;
+class GsiRouteTable;
+}  // namespace pci
+
+class PciDevices {
+ public:
+  PciDevices(Vm& vm, IoBus& pio, IoBus& mmio, GuestMemory& memory, EventLoop& loop, OutcomeLatch& outcome,
+             const std::vector<NetConfig>& nets);
+  ~PciDevices();
+  void start();
+  void register_api(ApiServer& api);
+
+ private:
+  void add_net(const NetConfig& config, size_t index);
+
+  Vm& vm_;
+  GuestMemory& memory_;
+  EventLoop& loop_;
+  std::array<std::unique_ptr<KvmIrqLine>, 4> intx_lines_;
+  std::unique_ptr<pci::PciBus> bus_;
+  std::unique_ptr<pci::GsiRoutingApi> gsi_api_;
+  std::unique_ptr<pci::GsiRouteTable> gsi_routes_;
+  std::unique_ptr<IoeventfdApi> ioeventfd_api_;
+  std::shared_ptr<NotifyWiring> notify_wiring_;
+  struct Nic {
+    std::string id;
+    std::shared_ptr<NetDevice> net;
+    std::shared_ptr<VirtioPciDevice> transport;
+  };
+  std::vector<Nic> nics_;
+};
+
+}  // namespace wren

@@ -1,0 +1,63 @@
+#include "vmm/platform_devices.h"
+
+#include <stdexcept>
+
+#include "devices/platform/acpi_pm.h"
+#include "devices/platform/cmos_rtc.h"
+#include "devices/platform/debug_exit.h"
+#include "devices/platform/i8042.h"
+#include "devices/platform/port_sink.h"
+#include "devices/platform/uart16550.h"
+#include "vmm/core/layout.h"
+#include "vmm/kvm_interrupts.h"
+#include "vmm/serial_backend.h"
+
+namespace wren {
+
+namespace {
+
+void insert_or_throw(IoBus& bus, uint64_t base, uint64_t len, std::shared_ptr<BusDevice> dev, const char* what) {
+  if (!bus.insert(base, len, std::move(dev)))
+    throw std::runtime_error(std::string("port range of ") + what + " overlaps another device");
+}
+
+}  // namespace
+
+PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, const std::vector<MemoryRegion>& ram,
+                                 OutcomeLatch& outcome, const std::optional<TestExitConfig>& test_exit)
+    : com1_irq_(std::make_unique<KvmIrqLine>(vm, layout::kIrqCom1)),
+      sci_irq_(std::make_unique<KvmIrqLine>(vm, layout::kIrqAcpiSci)) {
+  uart_ = std::make_shared<Uart16550>(com1_irq_.get(), [&serial](std::span<const uint8_t> b) { serial.write(b); });
+  insert_or_throw(pio, layout::kPortCom1, Uart16550::kLength, uart_, "COM1");
+
+  auto i8042 = std::make_shared<I8042>(
+      [&outcome] { outcome.report({VmOutcome::Kind::Reset, 0, "guest reset the machine (i8042)"}); });
+  insert_or_throw(pio, layout::kPortI8042Data, 1, std::make_shared<I8042Port>(i8042, I8042Port::Which::kData), "i8042");
+  insert_or_throw(pio, layout::kPortI8042Cmd, 1, std::make_shared<I8042Port>(i8042, I8042Port::Which::kCommand),
+                  "i8042");
+
+  uint64_t low = 0, high = 0;
+  for (const auto& r : ram) (r.gpa < layout::kHighRamStart ? low : high) += r.size;
+  insert_or_throw(pio, layout::kPortCmosIndex, CmosRtc::kLength, std::make_shared<CmosRtc>(low, high), "CMOS");
+
+  auto pm = std::make_shared<AcpiPm>(sci_irq_.get(), [&outcome] {
+    outcome.report({VmOutcome::Kind::PowerOff, 0, "guest powered off (ACPI S5)"});
+  });
+  insert_or_throw(pio, AcpiPm::kBase, AcpiPm::kLength, pm, "ACPI PM");
+
+  // Port 0x80 is the POST/io-delay port Linux writes to; keep it quiet.
+  insert_or_throw(pio, 0x80, 1, std::make_shared<PortSink>(), "POST port");
+
+  if (test_exit) {
+    auto dev = std::make_shared<DebugExit>(test_exit->iobase, test_exit->iosize, [&outcome](int status) {
+      outcome.report({VmOutcome::Kind::TestExit, status, "guest wrote to the test-exit device"});
+    });
+    insert_or_throw(pio, test_exit->iobase, test_exit->iosize, dev, "--test-exit");
+  }
+}
+
+PlatformDevices::~PlatformDevices() = default;
+
+void PlatformDevices::serial_input(std::span<const uint8_t> bytes) { uart_->push_input(bytes); }
+
+}  // namespace wren

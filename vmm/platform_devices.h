@@ -1,0 +1,36 @@
+#pragma once
+// The legacy x86 platform on the port-I/O bus: COM1 16550, i8042 (reset),
+// CMOS/RTC, ACPI PM registers (power-off) and the optional test-exit port.
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "vmm/core/guest_memory.h"
+#include "vmm/core/io_bus.h"
+#include "vmm/core/kvm.h"
+#include "vmm/run_config.h"
+#include "vmm/vm_outcome.h"
+
+namespace wren {
+
+class SerialBackend;
+class KvmIrqLine;
+class Uart16550;
+
+class PlatformDevices {
+ public:
+  PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, const std::vector<MemoryRegion>& ram,
+                  OutcomeLatch& outcome, const std::optional<TestExitConfig>& test_exit);
+  ~PlatformDevices();
+
+  // Host console input for the guest's COM1 (event loop thread).
+  void serial_input(std::span<const uint8_t> bytes);
+
+ private:
+  std::unique_ptr<KvmIrqLine> com1_irq_;
+  std::unique_ptr<KvmIrqLine> sci_irq_;
+  std::shared_ptr<Uart16550> uart_;
+};
+
+}  // namespace wren
