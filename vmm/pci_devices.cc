@@ -5,7 +5,6 @@
 #include "devices/pci/bus.h"
 #include "devices/pci/config_io_port.h"
 #include "devices/pci/ecam.h"
-#include "devices/pci/host_bridge.h"
 #include "devices/pci/irqfd_msi.h"
 #include "virtio/transport_ioeventfd.h"
 #include "virtio/transport_pci.h"
@@ -29,7 +28,6 @@ PciDevices::PciDevices(Vm& vm, IoBus& pio, IoBus& mmio, GuestMemory& memory, Eve
   if (!pio.insert(layout::kPortPciConfigAddr, pci::PciConfigIoPort::kLength, cf8) ||
       !mmio.insert(layout::kPciEcamStart, layout::kPciEcamSize, std::make_shared<pci::PciEcam>(*bus_)))
     throw std::logic_error("PCI configuration ranges overlap another device");
-  bus_->add_device(std::make_shared<pci::PciHostBridge>(), 0);
 
   gsi_api_ = std::make_unique<pci::VmGsiRoutingApi>(vm);
   gsi_routes_ = std::make_unique<pci::GsiRouteTable>(*gsi_api_);

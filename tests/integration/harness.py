@@ -167,6 +167,48 @@ class Wren:
         raise AssertionError(f"no reply to {command}")
 
 
+class EventWatcher:
+    """Keeps one control-socket connection open and collects its events."""
+
+    def __init__(self, api_path):
+        import threading
+        self.events = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.time() + 30
+        while True:
+            try:
+                self.sock.connect(str(api_path))
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                msg = json.loads(line)
+                if "event" in msg:
+                    self.events.append(msg)
+
+    def named(self, name):
+        return [e for e in self.events if e["event"] == name]
+
+    def close(self):
+        self.sock.close()
+
+
 class Check:
     """Counts named assertions so one boot can report many results."""
 

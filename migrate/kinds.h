@@ -1,0 +1,61 @@
+#pragma once
+// Every payload kind Wren writes, and the registry that imports them.
+//
+// To add a State struct: a serialize() in an archive_*.h (with
+// WREN_ARCHIVE_VERSION), a PayloadKind constant here, one add() line in
+// kinds.cc, and a golden value in tests/golden/golden_values.h.
+#include "migrate/archive_kvm.h"
+#include "migrate/archive_memory.h"
+#include "migrate/archive_net.h"
+#include "migrate/archive_pci.h"
+#include "migrate/archive_platform.h"
+#include "migrate/archive_virtio.h"
+#include "migrate/registry.h"
+
+namespace wren::migrate::kinds {
+
+std::optional<std::string> check_layout(const GuestMemoryLayout& layout);
+std::optional<std::string> check_uart(const Uart16550::State& s);
+std::optional<std::string> check_i8042(const I8042::State& s);
+std::optional<std::string> check_cmos(const CmosRtc::State& s);
+std::optional<std::string> check_acpi_pm(const AcpiPm::State& s);
+std::optional<std::string> check_virtio_pci(const VirtioPciDevice::State& s);
+std::optional<std::string> check_net_device(const NetDevice::State& s);
+std::optional<std::string> check_vm(const VmState& s);
+
+// Instance names: "ram"; "cpu0".."cpuN"; "vm"; device names ("com1", "net0").
+inline constexpr PayloadKind<GuestMemoryLayout> kMemoryLayout{"memory/layout", 1, &check_layout};
+inline constexpr PayloadKind<VcpuState> kVcpu{"kvm/vcpu", 1, nullptr};  // check_vcpu_state needs the Kvm: at take()
+inline constexpr PayloadKind<VmState> kVm{"kvm/vm", 1, &check_vm};
+inline constexpr PayloadKind<Uart16550::State> kUart{"platform/uart16550", 1, &check_uart};
+inline constexpr PayloadKind<I8042::State> kI8042{"platform/i8042", 1, &check_i8042};
+inline constexpr PayloadKind<CmosRtc::State> kCmos{"platform/cmos-rtc", 1, &check_cmos};
+inline constexpr PayloadKind<AcpiPm::State> kAcpiPm{"platform/acpi-pm", 1, &check_acpi_pm};
+inline constexpr PayloadKind<VirtioPciDevice::State> kVirtioPci{"virtio-pci/function", 1, &check_virtio_pci};
+// v1 and v2 importable (archive_net.h); v2 written. Bounded when decoded;
+// its invariants (RxFilter::validate) are checked by take_net_device, and
+// only for an active device (an inactive device's filter is unused).
+inline constexpr PayloadKind<RxFilter> kRxFilter{"virtio-net/rx-filter", 1, nullptr};
+// Without control.rx_filter (see net_device_payloads).
+inline constexpr PayloadKind<NetDevice::State> kNetDevice{"virtio-net/device", 1, &check_net_device};
+
+// All of the above.
+const PayloadRegistry& default_registry();
+
+// The instance name of vCPU `index` ("cpu0", ...).
+inline std::string vcpu_instance(uint32_t index) { return "cpu" + std::to_string(index); }
+
+// A net device's payloads: virtio-net/device and virtio-net/rx-filter (at
+// `rx_filter_version`, 0 = current), both under `instance`.
+std::vector<Payload> net_device_payloads(const std::string& instance, const NetDevice::State& state,
+                                         uint32_t rx_filter_version = 0);
+// Takes both back and joins them. A v1 rx-filter did not record whether VLAN
+// filtering was on; it is set from the negotiated features (on exactly when
+// CTRL_VLAN was negotiated). For an active device the filter must pass
+// RxFilter::validate. `check` sees the joined state (pass
+// NetDevice::validate of the destination device).
+[[nodiscard]] Expected<NetDevice::State> take_net_device(
+    Import& import, std::string_view instance,
+    const std::function<std::optional<std::string>(const NetDevice::State&)>& check = {});
+
+}  // namespace wren::migrate::kinds

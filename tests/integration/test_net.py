@@ -1,0 +1,160 @@
+"""Issues 3 and 4: the real Linux virtio_net driver drives Wren's virtio-net
+device. One boot checks, step by step: the PCI driver binds the device (MSI-X
+in modern mode), the host pings the guest, the driver's own multicast table
+shows up in query-rx-filter, and the in-guest test module switches
+promiscuity, all-multicast, extra addresses and VLANs; after each switch the
+test compares query-rx-filter and sends probe frames that must and must not
+reach the guest.
+
+usage: test_net.py --transport modern|transitional [--queues N]"""
+
+import argparse
+import time
+
+import harness
+from harness import Check, EventWatcher, Netns, Wren, log
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--transport", default="modern", choices=["modern", "transitional"])
+parser.add_argument("--queues", type=int, default=1)
+args = parser.parse_args()
+
+GUEST_MAC = "52:54:00:12:34:56"
+EXTRA_UC = "02:11:22:33:44:55"
+EXTRA_MC = "01:00:5e:01:02:03"
+OTHER_UC = "02:00:00:00:aa:01"
+OTHER_MC = "01:00:5e:7f:00:01"
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+STEPS = [
+    "wait",                                        # 1  phase A: driver defaults
+    "promisc=1", "wait",                           # 2-3  phase B
+    "promisc=0", "allmulti=1", "wait",             # 4-6  phase C
+    "allmulti=0", f"mc+={EXTRA_MC}", f"uc+={EXTRA_UC}", "wait",  # 7-10 phase D
+    "vlan+=5", "wait",                             # 11-12 phase E
+    "vlan-=5", "report", "wait",                   # 13-15 phase F
+    "poweroff",                                    # 16
+]
+
+kernel, initrd = harness.guest_images()
+check = Check()
+cmdline = [harness.compat_cmdline(), "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off",
+           "wren_test.steps=" + ",".join(STEPS)]
+if args.transport == "transitional":
+    cmdline.append("virtio_pci.force_legacy=1")
+net = f"tap=tap0,mac={GUEST_MAC},queues={args.queues},transport={args.transport}"
+
+
+def filter_state(vm):
+    reply = vm.request("query-rx-filter")
+    assert "return" in reply, reply
+    nics = reply["return"]
+    assert len(nics) == 1, nics
+    return nics[0]
+
+
+def advance(vm, step):
+    """Sends `next` probes until the module finishes wait-step `step`."""
+    pattern = rf"WREN-TEST: step {step} done"
+    for _ in range(120):
+        vm.netns.send_probe(GUEST_MAC, "next")
+        try:
+            return vm.wait_for(pattern, timeout=5)
+        except AssertionError:
+            if vm.proc.poll() is not None:
+                raise
+    raise AssertionError(f"wait step {step} never completed")
+
+
+def probes(vm, expect):
+    """Sends one probe per (name, dst, vlan, should_arrive) and checks which arrive."""
+    stamp = f"{time.monotonic_ns() % 100000}"
+    for name, dst, vlan, _ in expect:
+        vm.netns.send_probe(dst, f"{name}-{stamp}", vlan=vlan)
+    sync = f"sync-{stamp}"
+    vm.netns.send_probe(GUEST_MAC, sync)
+    vm.wait_for(rf"rx tag={sync} ", timeout=120)
+    time.sleep(2)  # frames on other queues may trail the sync frame
+    console = vm.console()
+    for name, dst, vlan, should in expect:
+        arrived = f"rx tag={name}-{stamp} " in console
+        check(f"probe {name} to {dst}{' vlan ' + str(vlan) if vlan else ''} "
+              f"{'arrives' if should else 'is dropped'}", arrived == should)
+
+
+def wait_step(vm, step):
+    vm.wait_for(rf"WREN-TEST: step {step} wait", timeout=300)
+
+
+with Netns() as ns, Wren(ns, ["--kernel", kernel, "--initrd", initrd, "--cmdline", " ".join(cmdline),
+                              "--cpus", "2", "--memory", "256M", "--net", net], name=f"net-{args.transport}") as vm:
+    vm.wait_for(r"WREN-TEST: ready mac=" + GUEST_MAC)
+    events = EventWatcher(vm.api)
+    console = vm.console()
+    check("virtio_pci bound the device", "virtio-pci 0000:00:01.0" in console or "virtio_net" in console)
+    if args.transport == "modern":
+        check("no legacy fallback in modern mode", "legacy" not in console.split("WREN-TEST: ready")[0].lower()
+              or "force_legacy" not in console)
+    ok, out = ns.ping("10.77.0.2", count=3, timeout=10)
+    check("host pings the guest", ok, out)
+
+    # Phase A: the driver's own table, no promiscuity.
+    wait_step(vm, 1)
+    st = filter_state(vm)
+    mc = {m.lower() for m in st["multicast_table"]}
+    check("driver installed IPv6 all-nodes", "33:33:00:00:00:01" in mc, st)
+    check("driver installed IPv4 all-systems", "01:00:5e:00:00:01" in mc, st)
+    check("driver installed solicited-node", "33:33:ff:12:34:56" in mc, st)
+    check("not promiscuous at start", st["promiscuous"] is False, st)
+    check("main MAC reported", st["main_mac"].lower() == GUEST_MAC, st)
+    probes(vm, [("a-own", GUEST_MAC, None, True), ("a-bcast", BROADCAST, None, True),
+                ("a-uc", OTHER_UC, None, False), ("a-mc", OTHER_MC, None, False),
+                ("a-allsys", "01:00:5e:00:00:01", None, True)])
+    st = filter_state(vm)
+    check("dropped frames are counted", st["counters"]["rx_filtered"] >= 2, st)
+
+    # Phase B: promiscuous.
+    advance(vm, 1)
+    wait_step(vm, 3)
+    st = filter_state(vm)
+    check("promisc on in rx filter", st["promiscuous"] is True, st)
+    check("host level all when promiscuous", st["host_level"] == "all", st)
+    check("rx-filter-changed event sent", len(events.named("NIC_RX_FILTER_CHANGED")) >= 1)
+    probes(vm, [("b-uc", OTHER_UC, None, True), ("b-mc", OTHER_MC, None, True)])
+
+    # Phase C: all-multicast.
+    advance(vm, 3)
+    wait_step(vm, 6)
+    st = filter_state(vm)
+    check("promisc off, allmulti on", st["promiscuous"] is False and st["allmulti"] is True, st)
+    check("host level multicast", st["host_level"] == "multicast", st)
+    probes(vm, [("c-uc", OTHER_UC, None, False), ("c-mc", OTHER_MC, None, True)])
+
+    # Phase D: extra unicast and multicast addresses.
+    advance(vm, 6)
+    wait_step(vm, 10)
+    st = filter_state(vm)
+    check("allmulti off", st["allmulti"] is False, st)
+    check("extra unicast in table", EXTRA_UC in [m.lower() for m in st["unicast_table"]], st)
+    check("extra multicast in table", EXTRA_MC in [m.lower() for m in st["multicast_table"]], st)
+    probes(vm, [("d-uc", EXTRA_UC, None, True), ("d-mc", EXTRA_MC, None, True),
+                ("d-other-mc", OTHER_MC, None, False), ("d-other-uc", OTHER_UC, None, False)])
+
+    # Phase E: VLAN 5 added.
+    advance(vm, 10)
+    wait_step(vm, 12)
+    st = filter_state(vm)
+    check("vlan 5 in filter", 5 in st["vlans"], st)
+    probes(vm, [("e-v5", GUEST_MAC, 5, True), ("e-v7", GUEST_MAC, 7, False)])
+
+    # Phase F: VLAN 5 removed.
+    advance(vm, 12)
+    wait_step(vm, 15)
+    st = filter_state(vm)
+    check("vlan 5 removed", 5 not in st["vlans"], st)
+    probes(vm, [("f-v5", GUEST_MAC, 5, False), ("f-own", GUEST_MAC, None, True)])
+
+    advance(vm, 15)
+    status = vm.wait_exit(timeout=600)
+    check("wren exits 0 after guest power-off", status == 0, f"status {status}")
+    events.close()
+check.finish()

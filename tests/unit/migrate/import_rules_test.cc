@@ -1,0 +1,256 @@
+// The import rules of issue 5, one test per refused case; each failure must
+// name the payload.
+#include <gtest/gtest.h>
+
+#include "golden/golden_values.h"
+#include "migrate/checks.h"
+#include "migrate/kinds.h"
+
+namespace wren::migrate {
+namespace {
+
+const PayloadRegistry& registry() { return kinds::default_registry(); }
+
+void expect_import_refused(std::vector<Payload> payloads, const std::string& fragment) {
+  auto import = Import::create(registry(), std::move(payloads));
+  ASSERT_FALSE(import.ok()) << "accepted; expected: " << fragment;
+  EXPECT_NE(import.error().find(fragment), std::string::npos) << import.error();
+}
+
+Payload filter_payload(uint32_t version = 2) { return make_payload(kinds::kRxFilter, "net0", golden::rx_filter(), version); }
+
+// Byte offset of the flags word in an rx-filter payload: right after the MAC (u64).
+constexpr size_t kFlagsOffset = 8;
+
+TEST(ImportRules, Accepts) {
+  auto import = Import::create(registry(), {filter_payload(), make_payload(kinds::kUart, "com1", golden::uart())});
+  ASSERT_TRUE(import.ok()) << import.error();
+  EXPECT_EQ(import->size(), 2u);
+  EXPECT_TRUE(import->take(kinds::kRxFilter, "net0").ok());
+  EXPECT_TRUE(import->take(kinds::kUart, "com1").ok());
+  EXPECT_TRUE(import->finish().ok());
+}
+
+TEST(ImportRules, RequiredPayloadMissing) {
+  auto import = Import::create(registry(), {filter_payload()});
+  ASSERT_TRUE(import.ok());
+  auto taken = import->take(kinds::kUart, "com1");
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error(), "missing required payload platform/uart16550 (com1)");
+  EXPECT_FALSE(import->take_optional(kinds::kUart, "com1").has_value());
+}
+
+TEST(ImportRules, PresentTwice) {
+  expect_import_refused({filter_payload(), filter_payload(1)}, "virtio-net/rx-filter v1 (net0): present twice");
+}
+
+TEST(ImportRules, SameKindOtherInstanceIsFine) {
+  Payload second = filter_payload();
+  second.instance = "net1";
+  auto import = Import::create(registry(), {filter_payload(), second});
+  ASSERT_TRUE(import.ok()) << import.error();
+  EXPECT_EQ(import->instances(kinds::kRxFilter.name), (std::vector<std::string>{"net0", "net1"}));
+}
+
+TEST(ImportRules, UnknownVersion) {
+  Payload p = filter_payload();
+  p.version = 3;
+  expect_import_refused({p}, "virtio-net/rx-filter v3 (net0): unknown version (this Wren reads 1..2)");
+  p.version = 0;
+  expect_import_refused({p}, "virtio-net/rx-filter v0 (net0): unknown version");
+}
+
+TEST(ImportRules, UnknownKind) {
+  expect_import_refused({Payload{"virtio-blk/device", 1, "blk0", {}}}, "virtio-blk/device v1 (blk0): unknown payload kind");
+}
+
+TEST(ImportRules, NotFullyConsumed) {
+  Payload p = filter_payload();
+  p.bytes.push_back(0);
+  expect_import_refused({p}, "virtio-net/rx-filter v2 (net0): 1 bytes left over (not fully consumed)");
+}
+
+TEST(ImportRules, V2PayloadLabelledV1LeavesBytesOver) {
+  Payload p = filter_payload(2);
+  p.version = 1;  // v1 does not read vlan_filtering: one byte left
+  expect_import_refused({p}, "not fully consumed");
+}
+
+TEST(ImportRules, Truncated) {
+  Payload p = filter_payload();
+  p.bytes.resize(p.bytes.size() - 1);
+  expect_import_refused({p}, "virtio-net/rx-filter v2 (net0): truncated or malformed");
+}
+
+TEST(ImportRules, FilterFlagsWithUnknownBits) {
+  Payload p = filter_payload();
+  p.bytes[kFlagsOffset + 1] = 0x01;  // bit 8
+  expect_import_refused({p}, "RxFilter: flags with unknown bits 256");
+}
+
+TEST(ImportRules, MacWithBitsAbove48) {
+  Payload p = filter_payload();
+  p.bytes[7] = 0x01;
+  expect_import_refused({p}, "MAC address with bits above 48");
+}
+
+TEST(ImportRules, TableCountBeyondLimitRefusedBeforeAllocation) {
+  Payload p = filter_payload();
+  // unicast count follows the flags (u32): claim 2^60 entries.
+  const size_t count_at = kFlagsOffset + 4;
+  for (int i = 0; i < 8; ++i) p.bytes[count_at + i] = i == 7 ? 0x10 : 0;
+  expect_import_refused({p}, "unicast: 1152921504606846976 entries exceed the limit of 64");
+}
+
+// The filter's invariants are checked when the net device state is joined
+// (an inactive device's filter is unused and not checked).
+void expect_filter_refused(const RxFilter& f, const std::string& fragment) {
+  NetDevice::State state = golden::net_device();
+  state.control.rx_filter = f;
+  auto import = Import::create(registry(), kinds::net_device_payloads("net0", state));
+  ASSERT_TRUE(import.ok()) << import.error();
+  auto taken = kinds::take_net_device(*import, "net0");
+  ASSERT_FALSE(taken.ok()) << "accepted; expected: " << fragment;
+  EXPECT_EQ(taken.error(), "virtio-net/rx-filter (net0): " + fragment);
+}
+
+TEST(ImportRules, TablesAreClassedAndBounded) {
+  RxFilter f = golden::rx_filter();
+  f.unicast.push_back(f.multicast[0]);
+  expect_filter_refused(f, "multicast address 33:33:ff:12:34:56 in the unicast table");
+  RxFilter m = golden::rx_filter();
+  m.multicast.push_back(m.unicast[0]);
+  expect_filter_refused(m, "unicast address 52:54:00:aa:bb:cc in the multicast table");
+  RxFilter big = golden::rx_filter();
+  big.multicast.assign(62, big.multicast[0]);
+  big.unicast.assign(3, big.unicast[0]);
+  expect_filter_refused(big, "MAC table holds 65 entries (max 64)");
+  RxFilter overflow = golden::rx_filter();
+  overflow.uni_overflow = true;
+  expect_filter_refused(overflow, "unicast table overflowed but not empty");
+  RxFilter station = golden::rx_filter();
+  station.mac = MacAddress::broadcast();
+  expect_filter_refused(station, "primary MAC ff:ff:ff:ff:ff:ff is not a unicast station address");
+}
+
+TEST(ImportRules, InactiveDeviceFilterIsNotChecked) {
+  NetDevice::State state;  // never activated: default (all-zero MAC) filter
+  auto import = Import::create(registry(), kinds::net_device_payloads("net0", state));
+  ASSERT_TRUE(import.ok()) << import.error();
+  auto taken = kinds::take_net_device(*import, "net0");
+  ASSERT_TRUE(taken.ok()) << taken.error();
+  EXPECT_EQ(*taken, state);
+}
+
+TEST(ImportRules, V1FilterWithVlansButNoCtrlVlanIsRefused) {
+  // v1 cannot say whether filtering was on; with VLANs present but CTRL_VLAN
+  // not negotiated the joined state is inconsistent.
+  NetDevice::State state = golden::net_device();
+  state.features &= ~(uint64_t{1} << VIRTIO_NET_F_CTRL_VLAN);
+  state.control.rx_filter = golden::rx_filter();
+  auto import = Import::create(registry(), kinds::net_device_payloads("net0", state, 1));
+  ASSERT_TRUE(import.ok()) << import.error();
+  auto taken = kinds::take_net_device(*import, "net0");
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error(), "virtio-net/rx-filter (net0): VLAN table not empty while VLAN filtering is off");
+}
+
+TEST(ImportRules, BooleanBytesOtherThanZeroOrOne) {
+  Payload p = filter_payload();
+  p.bytes.back() = 2;  // vlan_filtering is the last byte of v2
+  expect_import_refused({p}, "vlan_filtering: boolean byte 2");
+}
+
+TEST(ImportRules, NestedUnknownVersion) {
+  // The transport's queues are a nested type whose cereal version sits in
+  // the payload: an unknown one is refused.
+  Payload p = make_payload(kinds::kVirtioPci, "net0", golden::virtio_pci());
+  // Find the QueueState version (1) right before the first queue's size (256 = 00 01).
+  const std::vector<uint8_t> needle = {1, 0, 0, 0, 0x00, 0x01, 0x01};  // version 1, size 256, ready
+  auto it = std::search(p.bytes.begin(), p.bytes.end(), needle.begin(), needle.end());
+  ASSERT_NE(it, p.bytes.end());
+  *it = 9;
+  expect_import_refused({p}, "QueueState: unknown version 9");
+}
+
+TEST(ImportRules, ComponentChecksRunAtImport) {
+  Uart16550::State bad = golden::uart();
+  bad.ier = 0xff;
+  expect_import_refused({make_payload(kinds::kUart, "com1", bad)}, "platform/uart16550 v1 (com1): UART state refused");
+  VmState vm = golden::vm();
+  vm.pit.flags = 0x80;
+  expect_import_refused({make_payload(kinds::kVm, "vm", vm)}, "kvm/vm v1 (vm): PIT flags with unknown bits");
+}
+
+TEST(ImportRules, UntakenPayloadFailsFinish) {
+  auto import = Import::create(registry(), {filter_payload(), make_payload(kinds::kUart, "com1", golden::uart())});
+  ASSERT_TRUE(import.ok());
+  ASSERT_TRUE(import->take(kinds::kRxFilter, "net0").ok());
+  auto done = import->finish();
+  ASSERT_FALSE(done.ok());
+  EXPECT_NE(done.error().find("platform/uart16550 v1 (com1): unexpected payload"), std::string::npos);
+}
+
+TEST(ImportRules, ContextChecksNameThePayload) {
+  GuestMemory mem({{0, 1 << 20}});
+  VirtioPciDevice::State s = golden::virtio_pci();
+  auto import = Import::create(registry(), {make_payload(kinds::kVirtioPci, "net0", s)});
+  ASSERT_TRUE(import.ok()) << import.error();
+  const uint16_t sizes[] = {256, 256, 256};
+  // Acked features not offered.
+  auto taken = import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
+    return check_transport(v.transport, 0x100000000, sizes, mem);
+  });
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error(), "virtio-pci/function v1 (net0): acked features are not a subset of the offered ones");
+  // Rings beyond guest RAM (the golden rings are at 1 MiB+).
+  taken = import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
+    return check_transport(v.transport, ~uint64_t{0}, sizes, mem);
+  });
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.error().find("queue 0: queue: "), std::string::npos) << taken.error();
+  // Queue count mismatch.
+  const uint16_t two[] = {256, 256};
+  taken = import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
+    return check_transport(v.transport, ~uint64_t{0}, two, mem);
+  });
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.error().find("transport has 3 queues, this device has 2"), std::string::npos);
+  // Queue size above the device maximum.
+  GuestMemory big({{0, 4 << 20}});
+  const uint16_t small[] = {128, 256, 256};
+  taken = import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
+    return check_transport(v.transport, ~uint64_t{0}, small, big);
+  });
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.error().find("queue 0"), std::string::npos);
+  // And all good.
+  EXPECT_TRUE(import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
+                       return check_transport(v.transport, ~uint64_t{0}, sizes, big);
+                     }).ok());
+}
+
+TEST(ImportRules, VcpuStateCheckedAgainstThisKvm) {
+  Kvm kvm;
+  VcpuState s = golden::vcpu();
+  s.debugregs.flags = 1;
+  auto import = Import::create(registry(), {make_payload(kinds::kVcpu, "cpu0", s)});
+  ASSERT_TRUE(import.ok()) << import.error();
+  auto taken = import->take(kinds::kVcpu, "cpu0", [&](const VcpuState& v) { return check_vcpu_state(v, kvm); });
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error(), "kvm/vcpu v1 (cpu0): debug register flags set");
+}
+
+TEST(ImportRules, WriterRefusesVersionsOutsideTheRange) {
+  EXPECT_THROW(make_payload(kinds::kRxFilter, "net0", golden::rx_filter(), 3), std::invalid_argument);
+  EXPECT_THROW(make_payload(kinds::kUart, "com1", golden::uart(), 2), std::invalid_argument);
+}
+
+TEST(ImportRules, RegistryRefusesDuplicateKinds) {
+  PayloadRegistry r;
+  r.add(kinds::kUart);
+  EXPECT_THROW(r.add(kinds::kUart), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace wren::migrate

@@ -1,0 +1,32 @@
+#pragma once
+// What a virtio-net device needs from its host side: one message-preserving,
+// nonblocking fd per queue pair (each read/write is one frame preceded by the
+// virtio-net header), and the knobs a TAP has. Tap implements it; tests use
+// socketpairs.
+#include <cstdint>
+#include <string>
+
+#include "virtio/net/promisc.h"
+
+namespace wren {
+
+class NetBackend : public HostFilterBackend {
+ public:
+  // Name for logs and errors ("tap0").
+  virtual std::string name() const = 0;
+  virtual uint16_t queue_count() const = 0;
+  // Owned by the backend; valid while it lives.
+  virtual int queue_fd(uint16_t index) const = 0;
+
+  // Header length in front of every frame, both directions (10, 12 or 20).
+  [[nodiscard]] virtual bool set_vnet_header_size(int bytes) = 0;
+  // Guest receive offloads the host may use when sending frames to us
+  // (feature-bit positions: GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO).
+  [[nodiscard]] virtual bool set_offloads(uint64_t guest_offloads) = 0;
+  // Which of those offloads set_offloads() can turn on.
+  virtual uint64_t supported_guest_offloads() const = 0;
+  // Multi-queue: stop/start the host steering frames to queue `index`.
+  [[nodiscard]] virtual bool set_queue_enabled(uint16_t index, bool enabled) = 0;
+};
+
+}  // namespace wren

@@ -1,0 +1,235 @@
+#pragma once
+// The virtio-net device (virtio 1.2, 5.1): features, config space, queues
+// and the datapath between a NetBackend (a TAP) and the guest's virtqueues.
+//
+// Queues: receiveq1, transmitq1, ..., receiveqN, transmitqN, controlq
+// (N = queue pairs; the control queue is index 2 unless MQ or RSS is
+// negotiated, then 2N).
+//
+// Frame paths:
+//   host -> guest: backend fd readable (Asio wait on the event loop) -> read
+//     one frame -> RxFilter::classify (drop + count) -> header check (drop or
+//     complete the checksum) -> RSS queue selection -> copy into one chain
+//     (or several with MRG_RXBUF) -> used ring -> interrupt (EVENT_IDX aware).
+//     When the guest has no buffers the frame is held and the fd is not
+//     watched until the guest kicks that receive queue (kicks are re-enabled
+//     first and re-checked, so none is lost).
+//   guest -> host: transmit kick -> pop chains -> copy and check the header ->
+//     writev header + guest buffers to the backend -> used -> interrupt.
+//     EAGAIN puts the chain back and waits for the fd to be writable.
+//   control queue: copy header and data (at most kMaxCtrlCommandBytes) ->
+//     apply_ctrl_command -> host filter recomputed and applied (rolled back
+//     on failure) -> ack byte -> used -> interrupt.
+//
+// Guest errors never crash the VMM: a broken queue or a control chain
+// without a status byte sets DEVICE_NEEDS_RESET; malformed packets and
+// commands are dropped/refused and counted.
+//
+// Threading: every entry point takes the device mutex; Asio handlers run
+// on the event loop's thread and hold only a weak reference (create() makes
+// the device shared). Config reads use a separate lock so vCPUs never wait
+// for the datapath.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <array>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "virtio/device.h"
+#include "virtio/net/ctrl_command.h"
+#include "virtio/net/net_backend.h"
+#include "virtio/net/promisc.h"
+
+namespace wren {
+
+inline constexpr uint16_t kNetMaxQueuePairs = 64;
+
+struct NetDeviceOptions {
+  std::string name = "net0";  // for logs and the control socket
+  MacAddress mac;             // must be a station address (unicast, non-zero)
+  uint16_t queue_pairs = 1;   // 1..kNetMaxQueuePairs; the backend must have this many queues
+  bool mac_change = false;    // offer CTRL_MAC_ADDR (the guest may change its MAC)
+  uint16_t queue_size = 256;  // power of two
+};
+
+struct NetCounters {
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  std::array<uint64_t, kRxVerdictCount> rx_filtered{};  // indexed by RxVerdict (Accept unused)
+  uint64_t rx_dropped_header = 0;   // host header the guest cannot take
+  uint64_t rx_dropped_too_big = 0;  // larger than the guest's buffers
+  uint64_t rx_dropped_no_queue = 0;  // target receive queue not enabled
+  uint64_t rx_errors = 0;           // backend read errors, short reads
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t tx_dropped_header = 0;  // malformed guest header
+  uint64_t tx_errors = 0;          // backend write errors
+  uint64_t ctrl_ok = 0;
+  uint64_t ctrl_err = 0;
+  uint64_t ctrl_malformed = 0;  // chain without header or status byte, or oversized
+  uint64_t host_filter_failures = 0;
+
+  uint64_t rx_filtered_total() const;
+};
+
+// What the control socket's query-rx-filter reports.
+struct RxFilterReport {
+  std::string name;
+  bool active = false;
+  bool ctrl_rx = false;  // CTRL_RX negotiated
+  RxFilter filter;
+  HostFilter wanted;                    // what the filter needs from the host
+  std::optional<HostFilter> installed;  // what the backend has (nullopt: unknown after a failure)
+  uint16_t queue_pairs = 1;
+  uint64_t guest_offloads = 0;
+  NetCounters counters;
+};
+
+class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDevice> {
+ public:
+  static constexpr size_t kConfigSize = 24;  // struct virtio_net_config
+  static constexpr size_t kMaxCtrlCommandBytes = 64 * 1024;
+  // Largest frame read from the backend (64 KiB GSO frame + header + slack).
+  static constexpr size_t kMaxRxFrameBytes = 65536 + 256;
+
+  // Host configuration errors (bad MAC, queue pairs out of range or not
+  // matching the backend, bad queue size) throw std::invalid_argument.
+  static std::shared_ptr<NetDevice> create(NetDeviceOptions options, std::unique_ptr<NetBackend> backend,
+                                           boost::asio::io_context& io);
+  ~NetDevice() override;
+
+  // VirtioDevice
+  std::string name() const override { return options_.name; }
+  uint32_t device_type() const override;
+  uint64_t device_features() const override { return offered_; }
+  bool accept_features(uint64_t features) const override;
+  uint16_t num_queues() const override { return static_cast<uint16_t>(2 * options_.queue_pairs + 1); }
+  uint16_t queue_max_size(uint16_t) const override { return options_.queue_size; }
+  uint32_t config_size() const override { return kConfigSize; }
+  void read_config(uint32_t offset, std::span<uint8_t> out) override;
+  void write_config(uint32_t offset, std::span<const uint8_t> in) override;
+  [[nodiscard]] bool activate(const ActivationContext& context) override;
+  void reset() override;
+  void queue_notify(uint16_t index) override;
+
+  // ---- Host side --------------------------------------------------------------
+  void set_link_up(bool up);
+  // Ask the guest to announce itself (after migration): sets ANNOUNCE in
+  // the config status if GUEST_ANNOUNCE was negotiated. False if not.
+  bool announce();
+  // Called (outside the device lock) after the guest changed its receive
+  // filter, e.g. to emit the control socket's rx-filter-changed event.
+  void set_rx_filter_listener(std::function<void(const std::string& name)> listener);
+
+  RxFilterReport query_rx_filter() const;
+  NetCounters counters() const;
+
+  // ---- Migration --------------------------------------------------------------
+  // All guest-visible device state (the transport saves the queues).
+  struct State {
+    bool link_up = true;
+    bool active = false;    // DRIVER_OK: the fields below are meaningful
+    uint64_t features = 0;  // negotiated
+    NetControlState control;
+    // Receive chains taken from each receive queue but not yet returned
+    // (MRG_RXBUF frames wait for enough buffers), by head index, oldest first.
+    std::vector<std::vector<uint16_t>> rx_held;
+
+    friend bool operator==(const State&, const State&) = default;
+  };
+  State save() const;
+  // Validates `state` like guest input (nullopt = accepted). If the device is
+  // active with the same features, the state is applied at once; otherwise
+  // it is kept for the next activate() (the transport's restore re-activates
+  // the device), which adopts it if the features match.
+  [[nodiscard]] std::optional<std::string> restore(const State& state);
+  // The checks restore() applies.
+  [[nodiscard]] std::optional<std::string> validate(const State& state) const;
+
+  NetControlLimits limits() const;
+
+ private:
+  struct Private {};
+
+ public:
+  NetDevice(Private, NetDeviceOptions options, std::unique_ptr<NetBackend> backend, boost::asio::io_context& io);
+
+ private:
+  struct TapQueue {
+    explicit TapQueue(boost::asio::io_context& io, int fd);
+    boost::asio::posix::stream_descriptor descriptor;
+    bool read_armed = false;
+    bool write_armed = false;
+    bool blocked = false;  // holding a frame until the guest adds receive buffers
+    std::vector<uint8_t> frame;  // header + frame as read (and rewritten for the guest)
+    size_t frame_len = 0;        // 0: nothing held
+    uint16_t target = 0;         // receive queue (pair index) for the held frame
+  };
+  enum class Delivery : uint8_t { Delivered, Dropped, NoBuffers };
+  enum class Send : uint8_t { Sent, Dropped, WouldBlock };
+  struct Events {
+    bool rx_filter_changed = false;
+  };
+
+  // All below: mutex_ held.
+  bool ctrl_rx() const;
+  Queue* queue(uint16_t index);
+  uint16_t ctrl_index() const;
+  uint16_t active_pairs() const;
+  void update_config_locked();
+  void apply_host_side_locked();
+  bool adopt_locked(const State& state);
+  void process_rx(uint16_t tap);
+  bool read_frame(uint16_t tap);  // false: nothing to read now (wait armed)
+  Delivery deliver(uint16_t pair, std::span<uint8_t> bytes);
+  bool starved(Queue& q);
+  void process_tx(uint16_t pair);
+  Send send_chain(uint16_t pair, const DescriptorChain& chain);
+  void process_ctrl();
+  uint8_t execute_ctrl(uint8_t cls, uint8_t cmd, std::span<const uint8_t> data);
+  // Runs (this->*work)(index) later on the event loop (same activation only).
+  void continue_later(uint16_t index, void (NetDevice::*work)(uint16_t));
+  // Armed after a read returned EAGAIN (never while a frame is held).
+  void arm_read(uint16_t tap);
+  void arm_write(uint16_t tap);
+  void on_ready(uint16_t tap, bool write, uint64_t generation, const boost::system::error_code& ec);
+  void mark_used(uint16_t index) { used_touched_.at(index) = true; }
+  void flush_notifications();
+  void guest_error(const std::string& what);
+  void fire(const Events& events);  // mutex_ NOT held
+
+  const NetDeviceOptions options_;
+  const std::unique_ptr<NetBackend> backend_;
+  boost::asio::io_context& io_;
+  uint64_t offered_ = 0;
+
+  mutable std::mutex mutex_;
+  bool active_ = false;
+  uint64_t generation_ = 0;  // bumped on activate/reset; stale Asio completions are ignored
+  uint64_t features_ = 0;
+  GuestMemory* memory_ = nullptr;
+  std::span<Queue> queues_;
+  size_t header_size_ = 12;
+  bool link_up_ = true;
+  NetControlState control_;
+  PromiscController promisc_;
+  std::vector<TapQueue> taps_;
+  std::vector<std::deque<DescriptorChain>> rx_held_;
+  std::vector<bool> used_touched_;
+  NetCounters counters_;
+  Events events_;
+  std::optional<State> pending_restore_;
+  bool needs_reset_logged_ = false;
+  std::function<void(const std::string&)> rx_filter_listener_;
+
+  mutable std::mutex config_mutex_;  // guards config_ only
+  std::array<uint8_t, kConfigSize> config_{};
+};
+
+}  // namespace wren

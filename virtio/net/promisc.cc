@@ -1,0 +1,74 @@
+#include "virtio/net/promisc.h"
+
+#include <algorithm>
+
+namespace wren {
+
+std::string_view to_string(HostRxLevel level) {
+  switch (level) {
+    case HostRxLevel::None: return "none";
+    case HostRxLevel::Multicast: return "multicast";
+    case HostRxLevel::All: return "all";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(PromiscController::Outcome outcome) {
+  switch (outcome) {
+    case PromiscController::Outcome::Unchanged: return "unchanged";
+    case PromiscController::Outcome::Applied: return "applied";
+    case PromiscController::Outcome::RolledBack: return "rolled back";
+    case PromiscController::Outcome::NeedsReset: return "needs reset";
+  }
+  return "unknown";
+}
+
+bool HostFilter::passes(const MacAddress& dest) const {
+  auto listed = [&dest](const std::vector<MacAddress>& v) { return std::find(v.begin(), v.end(), dest) != v.end(); };
+  switch (level) {
+    case HostRxLevel::All: return true;
+    case HostRxLevel::Multicast: return dest.is_multicast() || listed(unicast);
+    case HostRxLevel::None: return listed(unicast) || listed(multicast);
+  }
+  return true;
+}
+
+HostFilter compute_host_filter(const RxFilter& f, bool ctrl_rx_negotiated) {
+  HostFilter out;
+  // Every unicast address can arrive: only "everything" covers that.
+  if (f.promisc || ((f.alluni || f.uni_overflow) && !f.nouni)) return out;
+
+  const bool all_multicast = !ctrl_rx_negotiated || ((f.allmulti || f.multi_overflow) && !f.nomulti);
+  out.level = all_multicast ? HostRxLevel::Multicast : HostRxLevel::None;
+
+  // The primary MAC stays listed even under NOUNI: an exact list never
+  // empties (an empty TAP filter means "no filter"), and accept() drops it.
+  out.unicast.push_back(f.mac);
+  if (!f.nouni)
+    for (const auto& m : f.unicast)
+      if (std::find(out.unicast.begin(), out.unicast.end(), m) == out.unicast.end()) out.unicast.push_back(m);
+
+  if (out.level == HostRxLevel::None) {
+    if (!f.nobcast) out.multicast.push_back(MacAddress::broadcast());
+    if (!f.nomulti)
+      for (const auto& m : f.multicast)
+        if (std::find(out.multicast.begin(), out.multicast.end(), m) == out.multicast.end())
+          out.multicast.push_back(m);
+  }
+  return out;
+}
+
+PromiscController::Outcome PromiscController::update(const HostFilter& wanted) {
+  if (installed_ == wanted) return Outcome::Unchanged;
+  if (backend_.apply(wanted)) {
+    installed_ = wanted;
+    return Outcome::Applied;
+  }
+  ++failures_;
+  // The host state is unknown after a failure; put back what was there.
+  if (installed_ && backend_.apply(*installed_)) return Outcome::RolledBack;
+  installed_.reset();
+  return Outcome::NeedsReset;
+}
+
+}  // namespace wren

@@ -1,0 +1,86 @@
+#pragma once
+// What the host side (the TAP) must deliver for the guest's receive filter,
+// and applying it with rollback.
+//
+// The host filter is a pre-filter: it may pass more than RxFilter::accept()
+// accepts (accept() still runs on every frame), never less. It is always
+// recomputed from guest-visible state, never stored on its own.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "virtio/net/mac_address.h"
+#include "virtio/net/rx_filter.h"
+
+namespace wren {
+
+enum class HostRxLevel : uint8_t {
+  None,       // exactly the listed addresses (our MACs, broadcast, the multicast table)
+  Multicast,  // every multicast frame plus the listed unicast addresses
+  All,        // everything (promiscuous)
+};
+std::string_view to_string(HostRxLevel level);
+
+struct HostFilter {
+  HostRxLevel level = HostRxLevel::All;
+  // Exact unicast destinations: the primary MAC first, then the unicast table.
+  // Empty when level is All.
+  std::vector<MacAddress> unicast;
+  // Exact multicast destinations (broadcast included unless NOBCAST); only
+  // meaningful, and only non-empty, when level is None.
+  std::vector<MacAddress> multicast;
+
+  // Whether a frame for `dest` passes this filter (the semantics a backend
+  // must implement, at least).
+  [[nodiscard]] bool passes(const MacAddress& dest) const;
+
+  friend bool operator==(const HostFilter&, const HostFilter&) = default;
+};
+
+// The host filter for `filter`. Until the driver negotiates CTRL_RX it cannot
+// program the filter, so the host delivers at least all multicast (in
+// practice everything: the filter is promiscuous after reset).
+[[nodiscard]] HostFilter compute_host_filter(const RxFilter& filter, bool ctrl_rx_negotiated);
+
+// Where host filters are installed (the TAP; fakes in tests).
+class HostFilterBackend {
+ public:
+  virtual ~HostFilterBackend() = default;
+  // Installs `filter`; false if the host refused (nothing is known to have
+  // changed then).
+  [[nodiscard]] virtual bool apply(const HostFilter& filter) = 0;
+};
+
+// Applies host filter changes; on failure restores the previous filter.
+class PromiscController {
+ public:
+  enum class Outcome : uint8_t {
+    Unchanged,   // the wanted filter is already installed
+    Applied,
+    RolledBack,  // the backend refused; the previous filter is back in place
+    NeedsReset,  // the backend refused and then refused the rollback too:
+                 // the host state is unknown (the device must set NEEDS_RESET)
+  };
+
+  // `installed` is what the backend delivers now (a fresh TAP: everything;
+  // nullopt: unknown, so the first update always applies).
+  explicit PromiscController(HostFilterBackend& backend, std::optional<HostFilter> installed = HostFilter{})
+      : backend_(backend), installed_(std::move(installed)) {}
+
+  [[nodiscard]] Outcome update(const HostFilter& wanted);
+
+  // The filter known to be installed; nullopt after NeedsReset until the next
+  // successful update.
+  const std::optional<HostFilter>& installed() const { return installed_; }
+  uint64_t failures() const { return failures_; }
+
+ private:
+  HostFilterBackend& backend_;
+  std::optional<HostFilter> installed_;
+  uint64_t failures_ = 0;
+};
+
+std::string_view to_string(PromiscController::Outcome outcome);
+
+}  // namespace wren
