@@ -1,0 +1,17 @@
+#pragma once
+// JSON views of a NIC for the control socket (query-rx-filter and events).
+#include <nlohmann/json.hpp>
+#include <span>
+
+#include "virtio/net/net_device.h"
+
+namespace wren {
+
+nlohmann::json rx_filter_json(const RxFilterReport& report);
+
+// Transport facts a test or operator wants to see: device status, driver
+// features, whether MSI-X is enabled (from the function's PCI config bytes).
+nlohmann::json transport_json(uint8_t status, uint64_t driver_features, std::span<const uint8_t> pci_config,
+                              bool transitional);
+
+}  // namespace wren
