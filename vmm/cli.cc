@@ -106,7 +106,7 @@ std::variant<TestExitConfig, std::string> parse_test_exit_option(const std::stri
   return t;
 }
 
-std::variant<RunConfig, CliExit> parse_command_line(int argc, const char* const* argv) {
+std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int argc, const char* const* argv) {
   CLI::App app{"Wren: a small KVM virtual machine monitor", "wren"};
   app.require_subcommand(1);
   RunConfig cfg;
@@ -114,7 +114,10 @@ std::variant<RunConfig, CliExit> parse_command_line(int argc, const char* const*
   std::vector<std::string> nets;
 
   auto* run = app.add_subcommand("run", "Boot a guest");
-  run->add_option("--kernel", cfg.kernel, "Linux bzImage to boot")->required()->check(CLI::ExistingFile);
+  run->add_option("--kernel", cfg.kernel, "Linux bzImage to boot (required unless --restore)")
+      ->check(CLI::ExistingFile);
+  run->add_option("--restore", cfg.restore, "Continue the snapshot FILE instead of booting a kernel")
+      ->check(CLI::ExistingFile);
   run->add_option("--initrd", cfg.initrd, "Initial ramdisk")->check(CLI::ExistingFile);
   run->add_option("--cmdline", cfg.cmdline, "Kernel command line");
   run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G")->capture_default_str();
@@ -128,6 +131,12 @@ std::variant<RunConfig, CliExit> parse_command_line(int argc, const char* const*
   run->add_option("--test-exit", test_exit, "isa-debug-exit device: iobase=0xf4[,iosize=1]");
   run->add_option("--kvm", cfg.kvm_device, "KVM device node")->capture_default_str();
 
+  auto* snapshot = app.add_subcommand("snapshot", "Work with snapshot files");
+  snapshot->require_subcommand(1);
+  SnapshotInspectCommand inspect;
+  auto* inspect_cmd = snapshot->add_subcommand("inspect", "Print a snapshot file as JSON");
+  inspect_cmd->add_option("FILE", inspect.path, "Snapshot file")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,6 +144,9 @@ std::variant<RunConfig, CliExit> parse_command_line(int argc, const char* const*
     return CliExit{2, std::string("wren: ") + e.what() + "\nRun 'wren run --help' for usage."};
   }
   auto fail = [](std::string msg) { return CliExit{2, "wren: " + msg}; };
+  if (inspect_cmd->parsed()) return inspect;
+
+  if (cfg.kernel.empty() && cfg.restore.empty()) return fail("--kernel is required (or --restore FILE)");
 
   auto size = parse_size(memory);
   if (!size.bytes) return fail("--memory: " + size.error);

@@ -13,8 +13,14 @@ struct CliExit {
   std::string message;  // printed to stderr (or stdout for help)
 };
 
-// Parses `wren run ...`. Returns the config, or CliExit for --help / errors.
-std::variant<RunConfig, CliExit> parse_command_line(int argc, const char* const* argv);
+// `wren snapshot inspect FILE`.
+struct SnapshotInspectCommand {
+  std::string path;
+};
+
+// Parses `wren run ...` or `wren snapshot inspect FILE`. Returns what to do,
+// or CliExit for --help / errors.
+std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int argc, const char* const* argv);
 
 // Pieces of the parser, exposed for unit tests.
 std::variant<NetConfig, std::string> parse_net_option(const std::string& text);

@@ -17,6 +17,7 @@
 #include "vmm/pci_devices.h"
 #include "vmm/platform_devices.h"
 #include "vmm/serial_backend.h"
+#include "vmm/snapshot_io.h"
 #include "vmm/vcpu_runner.h"
 
 namespace wren {
@@ -40,8 +41,13 @@ Machine::Machine(RunConfig config) : config_(std::move(config)), kvm_(config_.kv
   platform_ = std::make_unique<PlatformDevices>(vm_, pio_, *serial_, memory_->regions(), outcome_, config_.test_exit);
   pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets);
 
-  load_guest();
-  create_vcpus();
+  if (config_.restore.empty()) {
+    load_guest();
+    create_vcpus();
+  } else {
+    create_vcpus();
+    restore_snapshot();
+  }
   if (config_.api_socket) start_api();
 }
 
@@ -85,6 +91,11 @@ void Machine::create_vcpus() {
   const auto supported = kvm_.supported_cpuid();
   for (uint32_t i = 0; i < config_.cpus; ++i) {
     Vcpu vcpu = vm_.create_vcpu(i);
+    if (!config_.restore.empty()) {
+      // restore_snapshot() sets CPUID and every register from the file.
+      vcpus_.push_back(std::move(vcpu));
+      continue;
+    }
     vcpu.set_cpuid(vcpu_cpuid(*model, supported, i, config_.cpus));
     vcpu.set_msrs(boot_msrs());
     vcpu.set_fpu(boot_fpu());
@@ -97,6 +108,38 @@ void Machine::create_vcpus() {
     vcpus_.push_back(std::move(vcpu));
   }
   for (auto& v : vcpus_) runners_.push_back(std::make_unique<VcpuRunner>(v, pio_, mmio_, *memory_, outcome_));
+}
+
+void Machine::restore_snapshot() {
+  if (!config_.kernel.empty() || !config_.initrd.empty() || !config_.cmdline.empty())
+    spdlog::warn("--restore: ignoring --kernel, --initrd and --cmdline (the guest continues from the snapshot)");
+  restore_machine_snapshot(config_.restore, SnapshotParts{kvm_, vm_, *memory_, vcpus_, *platform_, *pci_},
+                           config_.memory_bytes);
+}
+
+nlohmann::json Machine::snapshot_command(const nlohmann::json& arguments) {
+  if (!arguments.is_object() || !arguments.contains("path") || !arguments["path"].is_string() ||
+      arguments["path"].get<std::string>().empty())
+    throw ApiError("InvalidArguments", "snapshot: \"path\" (a non-empty string) is required");
+  bool resume_after = true;
+  if (arguments.contains("resume")) {
+    if (!arguments["resume"].is_boolean()) throw ApiError("InvalidArguments", "snapshot: \"resume\" must be a boolean");
+    resume_after = arguments["resume"].get<bool>();
+  }
+  const std::string path = arguments["path"].get<std::string>();
+  // A guest the user paused stays paused; a running one runs on unless
+  // resume=false (also after a failure: a failed snapshot leaves it as it was).
+  const bool was_paused = paused_;
+  pause();
+  uint64_t bytes = 0;
+  try {
+    bytes = save_machine_snapshot(path, SnapshotParts{kvm_, vm_, *memory_, vcpus_, *platform_, *pci_});
+  } catch (const std::exception& e) {
+    if (!was_paused) resume();
+    throw ApiError("SnapshotFailed", "snapshot '" + path + "': " + e.what());
+  }
+  if (!was_paused && resume_after) resume();
+  return nlohmann::json{{"path", path}, {"bytes", bytes}, {"paused", paused_}};
 }
 
 void Machine::pause() {
@@ -129,6 +172,7 @@ void Machine::start_api() {
     outcome_.report({VmOutcome::Kind::Quit, 0, "quit requested on the control socket"});
     return nlohmann::json::object();
   });
+  api_->add_command("snapshot", [this](const nlohmann::json& args) { return snapshot_command(args); });
   pci_->register_api(*api_);
 }
 

@@ -4,6 +4,7 @@
 // everything up (throwing with a readable message on bad input); run() boots
 // the guest and returns the process exit status.
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "vmm/boot/bzimage.h"
@@ -37,7 +38,10 @@ class Machine {
   void create_memory();
   void create_vcpus();
   void load_guest();
+  void restore_snapshot();
   void start_api();
+  // The control socket's `snapshot` command.
+  nlohmann::json snapshot_command(const nlohmann::json& arguments);
 
   RunConfig config_;
   Kvm kvm_;

@@ -7,6 +7,7 @@
 
 #include "vmm/cli.h"
 #include "vmm/machine.h"
+#include "vmm/snapshot_io.h"
 
 int main(int argc, char** argv) {
   auto parsed = wren::parse_command_line(argc, argv);
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
     (exit->status == 0 ? std::cout : std::cerr) << exit->message << std::endl;
     return exit->status;
   }
+  if (auto* inspect = std::get_if<wren::SnapshotInspectCommand>(&parsed)) return wren::inspect_snapshot_command(inspect->path);
   spdlog::set_pattern("wren: %l: %v");
   spdlog::set_level(spdlog::level::warn);
   if (const char* lvl = std::getenv("WREN_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));

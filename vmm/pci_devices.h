@@ -9,6 +9,7 @@
 #include "vmm/core/event_loop.h"
 #include "vmm/core/guest_memory.h"
 #include "vmm/core/io_bus.h"
+#include "migrate/payload.h"
 #include "vmm/core/kvm.h"
 #include "vmm/run_config.h"
 #include "vmm/vm_outcome.h"
@@ -21,6 +22,9 @@ class NetDevice;
 class VirtioPciDevice;
 class IoeventfdApi;
 class NotifyWiring;
+namespace migrate {
+class Import;
+}
 namespace pci {
 class PciBus;
 class GsiRoutingApi;
@@ -34,6 +38,16 @@ class PciDevices {
   ~PciDevices();
   void start();
   void register_api(ApiServer& api);
+
+  // Snapshots: per NIC ("net0", ...) its virtio-pci function and its net
+  // device payloads. Save with every vCPU paused. restore_payloads (before
+  // any vCPU runs, guest memory already loaded) restores each net device,
+  // then its transport, then re-derives the BAR mappings; it throws
+  // std::runtime_error naming the payload that is missing or refused.
+  std::vector<migrate::Payload> save_payloads();
+  void restore_payloads(migrate::Import& import);
+  // Asks every NIC's guest driver to announce itself (after a restore).
+  void announce_nics();
 
  private:
   void add_net(const NetConfig& config, size_t index);

@@ -8,6 +8,7 @@
 
 #include "vmm/core/guest_memory.h"
 #include "vmm/core/io_bus.h"
+#include "migrate/payload.h"
 #include "vmm/core/kvm.h"
 #include "vmm/run_config.h"
 #include "vmm/vm_outcome.h"
@@ -17,6 +18,12 @@ namespace wren {
 class SerialBackend;
 class KvmIrqLine;
 class Uart16550;
+class I8042;
+class CmosRtc;
+class AcpiPm;
+namespace migrate {
+class Import;
+}
 
 class PlatformDevices {
  public:
@@ -27,10 +34,19 @@ class PlatformDevices {
   // Host console input for the guest's COM1 (event loop thread).
   void serial_input(std::span<const uint8_t> bytes);
 
+  // Snapshots: one payload per device ("com1", "i8042", "cmos", "acpi-pm").
+  // Save with every vCPU paused; restore before any vCPU runs. restore
+  // throws std::runtime_error naming the payload that is missing or refused.
+  std::vector<migrate::Payload> save_payloads() const;
+  void restore_payloads(migrate::Import& import);
+
  private:
   std::unique_ptr<KvmIrqLine> com1_irq_;
   std::unique_ptr<KvmIrqLine> sci_irq_;
   std::shared_ptr<Uart16550> uart_;
+  std::shared_ptr<I8042> i8042_;
+  std::shared_ptr<CmosRtc> cmos_;
+  std::shared_ptr<AcpiPm> acpi_pm_;
 };
 
 }  // namespace wren

@@ -26,7 +26,8 @@ struct TestExitConfig {
 };
 
 struct RunConfig {
-  std::string kernel;
+  std::string kernel;   // empty only with `restore`
+  std::string restore;  // --restore FILE: continue a snapshot instead of booting
   std::string initrd;
   std::string cmdline;
   uint64_t memory_bytes = 512ull << 20;

@@ -1,0 +1,100 @@
+// `wren run --restore FILE` and `wren snapshot inspect FILE`: parsing and
+// the inspect command's error path (no guest needed).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "vmm/cli.h"
+#include "vmm/snapshot_io.h"
+
+namespace wren {
+namespace {
+
+std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "wren");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string temp_file(const std::string& name, const std::string& contents) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << contents;
+  return path;
+}
+
+TEST(SnapshotCli, RestoreMakesKernelOptional) {
+  const auto snap = temp_file("snapshot_cli_restore.snap", "x");
+  auto r = parse({"run", "--restore", snap, "--memory", "256M", "--cpus", "2"});
+  auto* cfg = std::get_if<RunConfig>(&r);
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_EQ(cfg->restore, snap);
+  EXPECT_TRUE(cfg->kernel.empty());
+  EXPECT_EQ(cfg->memory_bytes, 256ull << 20);
+  EXPECT_EQ(cfg->cpus, 2u);
+}
+
+TEST(SnapshotCli, KernelOrRestoreIsRequired) {
+  auto r = parse({"run", "--memory", "256M"});
+  auto* e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+  EXPECT_NE(e->message.find("--kernel is required (or --restore FILE)"), std::string::npos) << e->message;
+}
+
+TEST(SnapshotCli, RestoreFileMustExist) {
+  auto r = parse({"run", "--restore", "/nonexistent/x.snap"});
+  auto* e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+  EXPECT_NE(e->message.find("/nonexistent/x.snap"), std::string::npos) << e->message;
+}
+
+TEST(SnapshotCli, PlainRunHasNoRestore) {
+  const auto kernel = temp_file("snapshot_cli_kernel", "x");
+  auto r = parse({"run", "--kernel", kernel});
+  auto* cfg = std::get_if<RunConfig>(&r);
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_TRUE(cfg->restore.empty());
+}
+
+TEST(SnapshotCli, InspectParses) {
+  auto r = parse({"snapshot", "inspect", "/tmp/some.snap"});
+  auto* cmd = std::get_if<SnapshotInspectCommand>(&r);
+  ASSERT_NE(cmd, nullptr);
+  EXPECT_EQ(cmd->path, "/tmp/some.snap");
+}
+
+TEST(SnapshotCli, InspectNeedsAFile) {
+  auto r = parse({"snapshot", "inspect"});
+  auto* e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+}
+
+TEST(SnapshotCli, SnapshotNeedsASubcommand) {
+  auto r = parse({"snapshot"});
+  ASSERT_NE(std::get_if<CliExit>(&r), nullptr);
+}
+
+TEST(SnapshotInspect, CorruptFileIsAnError) {
+  const auto path = temp_file("snapshot_cli_corrupt.snap", std::string(64, '\x5a'));
+  ::testing::internal::CaptureStderr();
+  const int status = inspect_snapshot_command(path);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(err.find("snapshot inspect '" + path + "'"), std::string::npos) << err;
+}
+
+TEST(SnapshotInspect, MissingFileIsAnError) {
+  ::testing::internal::CaptureStderr();
+  const int status = inspect_snapshot_command("/nonexistent/x.snap");
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(status, 1);
+  EXPECT_FALSE(err.empty());
+}
+
+}  // namespace
+}  // namespace wren
