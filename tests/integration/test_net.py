@@ -86,7 +86,7 @@ def wait_step(vm, step):
 
 
 with Netns() as ns, Wren(ns, ["--kernel", kernel, "--initrd", initrd, "--cmdline", " ".join(cmdline),
-                              "--cpus", "2", "--memory", "256M", "--net", net], name=f"net-{args.transport}") as vm:
+                              "--cpus", "1", "--memory", "256M", "--net", net], name=f"net-{args.transport}") as vm:
     vm.wait_for(r"WREN-TEST: ready mac=" + GUEST_MAC)
     events = EventWatcher(vm.api)
     console = vm.console()
