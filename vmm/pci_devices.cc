@@ -35,7 +35,6 @@ PciDevices::PciDevices(Vm& vm, IoBus& pio, IoBus& mmio, GuestMemory& memory, Eve
 
   gsi_api_ = std::make_unique<pci::VmGsiRoutingApi>(vm);
   gsi_routes_ = std::make_unique<pci::GsiRouteTable>(*gsi_api_);
-  gsi_routes_->commit();
   ioeventfd_api_ = std::make_unique<VmIoeventfdApi>(vm);
   notify_wiring_ = std::make_shared<IoeventfdNotifyWiring>(*ioeventfd_api_, loop);
   for (size_t i = 0; i < nets.size(); ++i) add_net(nets[i], i);

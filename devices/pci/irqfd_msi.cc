@@ -27,16 +27,12 @@ kvm_irq_routing_entry irqchip_route(uint32_t gsi, uint32_t chip, uint32_t pin) {
 
 std::vector<kvm_irq_routing_entry> GsiRouteTable::build_locked() const {
   std::vector<kvm_irq_routing_entry> entries;
-  // The PC wiring: GSI i -> PIC pin i for i < 16 and IOAPIC pin i, except
-  // that the PIT's IRQ 0 reaches IOAPIC pin 2 (the MADT's interrupt source
-  // override says so) and nothing else drives pin 2.
+  // KVM's default table (kvm_setup_default_irq_routing): GSI i -> PIC pin and
+  // IOAPIC pin i for i < 16, IOAPIC only for 16..23.
   for (uint32_t gsi = 0; gsi < kFirstMsiGsi; ++gsi) {
     if (gsi < 16)
       entries.push_back(irqchip_route(gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8));
-    if (gsi == 0)
-      entries.push_back(irqchip_route(gsi, KVM_IRQCHIP_IOAPIC, 2));
-    else if (gsi != 2)
-      entries.push_back(irqchip_route(gsi, KVM_IRQCHIP_IOAPIC, gsi));
+    entries.push_back(irqchip_route(gsi, KVM_IRQCHIP_IOAPIC, gsi));
   }
   for (const auto& [gsi, route] : msi_routes_) {
     kvm_irq_routing_entry e{};
@@ -78,11 +74,6 @@ void GsiRouteTable::set_msi(uint32_t gsi, uint64_t address, uint32_t data) {
   if (it == msi_routes_.end()) return;
   if (it->second.address == address && it->second.data == data) return;
   it->second = Route{address, data};
-  api_.set_gsi_routing(build_locked());
-}
-
-void GsiRouteTable::commit() {
-  std::lock_guard lock(mutex_);
   api_.set_gsi_routing(build_locked());
 }
 

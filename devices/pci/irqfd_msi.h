@@ -58,10 +58,6 @@ class GsiRouteTable {
   // Points `gsi` at (address, data) and commits the table to KVM if it changed.
   void set_msi(uint32_t gsi, uint64_t address, uint32_t data);
 
-  // Commits the table as it stands (the machine does this once at start so
-  // the legacy IRQ wiring is in place before any MSI route exists).
-  void commit();
-
   // The entries committed last (for tests and debugging).
   std::vector<kvm_irq_routing_entry> entries() const;
 
