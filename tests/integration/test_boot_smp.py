@@ -19,6 +19,6 @@ with Wren(None, ["--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline, "
     status = vm.wait_exit(timeout=600)
     log(f"wren exited with {status}")
     check("wren exits 0 on guest power-off", status == 0, f"status {status}")
-    check("guest asked for power-off", "WREN-TEST: step 2 poweroff" in vm.console())
+    check("guest asked for power-off", "WREN-TEST: step 3 poweroff" in vm.console())
     check("no VMM error report", "stopped:" not in vm.stderr_path.read_text())
 check.finish()
