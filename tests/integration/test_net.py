@@ -90,10 +90,12 @@ with Netns() as ns, Wren(ns, ["--kernel", kernel, "--initrd", initrd, "--cmdline
     vm.wait_for(r"WREN-TEST: ready mac=" + GUEST_MAC)
     events = EventWatcher(vm.api)
     console = vm.console()
-    check("virtio_pci bound the device", "virtio-pci 0000:00:01.0" in console or "virtio_net" in console)
-    if args.transport == "modern":
-        check("no legacy fallback in modern mode", "legacy" not in console.split("WREN-TEST: ready")[0].lower()
-              or "force_legacy" not in console)
+    check("PCI found the virtio-net function", "[1af4:1041]" in console if args.transport == "modern"
+          else "[1af4:1000]" in console)
+    tr = filter_state(vm)["transport"]
+    check(f"transport is {args.transport}", tr["mode"] == args.transport, tr)
+    check("guest driver reached DRIVER_OK", tr["device_status"] & 4 == 4, tr)
+    check("MSI-X enabled by the guest driver", tr["msix_enabled"] is True, tr)
     ok, out = ns.ping("10.77.0.2", count=3, timeout=10)
     check("host pings the guest", ok, out)
 
