@@ -16,7 +16,7 @@ trap cleanup EXIT
 cleanup
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-ip -n "$ns" tuntap add dev tap0 mode tap vnet_hdr multi_queue
+ip -n "$ns" tuntap add dev tap0 mode tap vnet_hdr
 ip -n "$ns" addr add 10.77.0.1/24 dev tap0
 ip -n "$ns" link set tap0 up
 

@@ -51,8 +51,9 @@ class Netns:
 
     _counter = 0
 
-    def __init__(self, tap="tap0", host_ip="10.77.0.1/24"):
+    def __init__(self, tap="tap0", host_ip="10.77.0.1/24", multi_queue=False):
         Netns._counter += 1
+        self.multi_queue = multi_queue
         self.name = f"wren-t{os.getpid()}-{Netns._counter}"
         self.tap = tap
         self.host_ip = host_ip
@@ -63,7 +64,9 @@ class Netns:
     def __enter__(self):
         subprocess.run(["ip", "netns", "add", self.name], check=True)
         self.run("ip", "link", "set", "lo", "up")
-        self.run("ip", "tuntap", "add", "dev", self.tap, "mode", "tap", "vnet_hdr", "multi_queue")
+        # A TAP must be attached the way it was created: multi_queue only for queues > 1.
+        self.run("ip", "tuntap", "add", "dev", self.tap, "mode", "tap", "vnet_hdr",
+                 *(["multi_queue"] if self.multi_queue else []))
         self.run("ip", "addr", "add", self.host_ip, "dev", self.tap)
         self.run("ip", "link", "set", self.tap, "up")
         return self

@@ -85,7 +85,7 @@ def wait_step(vm, step):
     vm.wait_for(rf"WREN-TEST: step {step} wait", timeout=300)
 
 
-with Netns() as ns, Wren(ns, ["--kernel", kernel, "--initrd", initrd, "--cmdline", " ".join(cmdline),
+with Netns(multi_queue=args.queues > 1) as ns, Wren(ns, ["--kernel", kernel, "--initrd", initrd, "--cmdline", " ".join(cmdline),
                               "--cpus", "1", "--memory", "256M", "--net", net], name=f"net-{args.transport}") as vm:
     vm.wait_for(r"WREN-TEST: ready mac=" + GUEST_MAC)
     events = EventWatcher(vm.api)
