@@ -40,7 +40,12 @@ PciDevices::PciDevices(Vm& vm, IoBus& pio, IoBus& mmio, GuestMemory& memory, Eve
   for (size_t i = 0; i < nets.size(); ++i) add_net(nets[i], i);
 }
 
-PciDevices::~PciDevices() = default;
+// The functions hold irqfd vectors and ioeventfd watches that call back into
+// the routing and notify APIs: they must go before those APIs do.
+PciDevices::~PciDevices() {
+  nics_.clear();
+  bus_.reset();
+}
 
 void PciDevices::add_net(const NetConfig& config, size_t index) {
   NetDeviceOptions options;
