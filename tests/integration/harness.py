@@ -74,6 +74,15 @@ class Netns:
     def __exit__(self, *exc):
         subprocess.run(["ip", "netns", "del", self.name], check=False)
 
+    def ping_until(self, addr, attempts=20):
+        """Pings once per attempt (5 s timeout each) until a reply; returns (ok, attempts used, last output)."""
+        out = ""
+        for i in range(1, attempts + 1):
+            ok, out = self.ping(addr, count=1, timeout=5)
+            if ok:
+                return True, i, out
+        return False, attempts, out
+
     def ping(self, addr, count=1, timeout=5):
         r = self.run("ping", "-c", str(count), "-W", str(timeout), addr, check=False,
                      capture_output=True, text=True)
