@@ -143,9 +143,10 @@ TEST(Stream, TrailingBytesAfterSection) {
 }
 
 TEST(Stream, WriterRefusesWhatReadersWould) {
-  EXPECT_THROW(encode_state_section(std::vector<Payload>{{"Bad Name", 1, "x", {}}}), std::invalid_argument);
-  EXPECT_THROW(encode_state_section(std::vector<Payload>{{"ok", 1, "x", std::vector<uint8_t>(kMaxPayloadBytes + 1)}}),
-               std::invalid_argument);
+  EXPECT_THROW((void)encode_state_section(std::vector<Payload>{{"Bad Name", 1, "x", {}}}), std::invalid_argument);
+  EXPECT_THROW(
+      (void)encode_state_section(std::vector<Payload>{{"ok", 1, "x", std::vector<uint8_t>(kMaxPayloadBytes + 1)}}),
+      std::invalid_argument);
 }
 
 }  // namespace
