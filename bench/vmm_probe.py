@@ -35,7 +35,8 @@ def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None):
 
 
 def qemu_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None):
-    cmd = ["qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-m", str(mem_mb), "-smp", "1",
+    # -cpu host fails here (QEMU cannot set MSR 0x10a on this backend): use its default model.
+    cmd = ["qemu-system-x86_64", "-enable-kvm", "-m", str(mem_mb), "-smp", "1",
            "-nographic", "-no-reboot", "-nodefaults", "-serial", f"file:{serial}", "-display", "none",
            "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
     if net_tap:
