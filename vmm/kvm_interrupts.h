@@ -1,5 +1,5 @@
 #pragma once
-// IrqLine and MsiSink backed by the in-kernel irqchip.
+// IrqLine backed by the in-kernel irqchip (MSI goes through irqfd routes, devices/pci/irqfd_msi.h).
 #include <cstdint>
 
 #include "vmm/core/irq.h"
@@ -15,15 +15,6 @@ class KvmIrqLine final : public IrqLine {
  private:
   Vm& vm_;
   uint32_t gsi_;
-};
-
-class KvmMsiSink final : public MsiSink {
- public:
-  explicit KvmMsiSink(Vm& vm) : vm_(vm) {}
-  void send(uint64_t address, uint32_t data) override { vm_.signal_msi(address, data); }
-
- private:
-  Vm& vm_;
 };
 
 }  // namespace wren

@@ -30,10 +30,6 @@ class OutcomeLatch {
     cv_.wait(lock, [&] { return outcome_.has_value(); });
     return *outcome_;
   }
-  bool done() const {
-    std::lock_guard lock(mutex_);
-    return outcome_.has_value();
-  }
 
  private:
   mutable std::mutex mutex_;
