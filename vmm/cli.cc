@@ -106,7 +106,7 @@ std::variant<TestExitConfig, std::string> parse_test_exit_option(const std::stri
   return t;
 }
 
-std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int argc, const char* const* argv) {
+Command parse_command_line(int argc, const char* const* argv) {
   CLI::App app{"Wren: a small KVM virtual machine monitor", "wren"};
   app.require_subcommand(1);
   RunConfig cfg;
@@ -118,6 +118,8 @@ std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int 
       ->check(CLI::ExistingFile);
   run->add_option("--restore", cfg.restore, "Continue the snapshot FILE instead of booting a kernel")
       ->check(CLI::ExistingFile);
+  run->add_option("--incoming", cfg.incoming,
+                  "Wait for a live migration on tcp:ADDR:PORT instead of booting a kernel");
   run->add_option("--initrd", cfg.initrd, "Initial ramdisk")->check(CLI::ExistingFile);
   run->add_option("--cmdline", cfg.cmdline, "Kernel command line");
   run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G")->capture_default_str();
@@ -137,6 +139,19 @@ std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int 
   auto* inspect_cmd = snapshot->add_subcommand("inspect", "Print a snapshot file as JSON");
   inspect_cmd->add_option("FILE", inspect.path, "Snapshot file")->required();
 
+  MigrateCommand migrate;
+  std::string migrate_api;
+  auto* migrate_cmd = app.add_subcommand("migrate", "Live-migrate the guest of a running wren to another host");
+  migrate_cmd->add_option("--api", migrate_api, "Control socket of the source wren: unix:PATH")->required();
+  migrate_cmd->add_option("--downtime-ms", migrate.downtime_ms, "Downtime budget for the final stop-and-copy")
+      ->capture_default_str()->check(CLI::Range(1u, 60000u));
+  migrate_cmd->add_option("--timeout", migrate.timeout_s, "Cancel (never force) a migration still running after S seconds")
+      ->capture_default_str()->check(CLI::Range(1u, 86400u));
+  migrate_cmd->add_option("--max-bandwidth", migrate.max_bandwidth_mbps, "Bandwidth cap in MB/s (0: none)")
+      ->capture_default_str();
+  migrate_cmd->add_option("URI", migrate.uri, "Destination: tcp:HOST:PORT (a wren started with --incoming)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -145,8 +160,18 @@ std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int 
   }
   auto fail = [](std::string msg) { return CliExit{2, "wren: " + msg}; };
   if (inspect_cmd->parsed()) return inspect;
+  if (migrate_cmd->parsed()) {
+    if (migrate_api.rfind("unix:", 0) != 0 || migrate_api.size() <= 5) return fail("--api must be unix:PATH");
+    if (migrate.uri.rfind("tcp:", 0) != 0) return fail("migrate: the destination must be tcp:HOST:PORT");
+    migrate.api_path = migrate_api.substr(5);
+    return migrate;
+  }
 
-  if (cfg.kernel.empty() && cfg.restore.empty()) return fail("--kernel is required (or --restore FILE)");
+  const int starts = !cfg.kernel.empty() + !cfg.restore.empty() + !cfg.incoming.empty();
+  if (starts == 0) return fail("--kernel is required (or --restore FILE, or --incoming tcp:ADDR:PORT)");
+  if (!cfg.restore.empty() && !cfg.incoming.empty()) return fail("--restore and --incoming exclude each other");
+  if (!cfg.incoming.empty() && cfg.incoming.rfind("tcp:", 0) != 0)
+    return fail("--incoming must be tcp:ADDR:PORT (got '" + cfg.incoming + "')");
 
   auto size = parse_size(memory);
   if (!size.bytes) return fail("--memory: " + size.error);

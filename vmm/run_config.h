@@ -26,8 +26,9 @@ struct TestExitConfig {
 };
 
 struct RunConfig {
-  std::string kernel;   // empty only with `restore`
-  std::string restore;  // --restore FILE: continue a snapshot instead of booting
+  std::string kernel;    // empty only with `restore` or `incoming`
+  std::string restore;   // --restore FILE: continue a snapshot instead of booting
+  std::string incoming;  // --incoming tcp:ADDR:PORT: wait for a live migration
   std::string initrd;
   std::string cmdline;
   uint64_t memory_bytes = 512ull << 20;

@@ -16,7 +16,7 @@ class CliTest : public ::testing::Test {
     kernel_ = ::testing::TempDir() + "/cli_test_kernel";
     std::ofstream(kernel_) << "x";
   }
-  std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse(std::vector<std::string> extra) {
+  Command parse(std::vector<std::string> extra) {
     std::vector<std::string> args = {"wren", "run", "--kernel", kernel_};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<const char*> argv;

@@ -1,0 +1,104 @@
+#include "vmm/migrate_client.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <cstdio>
+#include <istream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+namespace wren {
+
+namespace {
+
+using boost::asio::local::stream_protocol;
+
+class ApiConnection {
+ public:
+  explicit ApiConnection(const std::string& path) : socket_(io_) { socket_.connect(stream_protocol::endpoint(path)); }
+
+  // Sends one request and returns its reply, printing any event seen on the way.
+  nlohmann::json request(const std::string& command, nlohmann::json arguments = nlohmann::json::object()) {
+    const std::string line = nlohmann::json{{"execute", command}, {"arguments", std::move(arguments)}}.dump() + "\n";
+    boost::asio::write(socket_, boost::asio::buffer(line));
+    for (;;) {
+      boost::asio::read_until(socket_, buffer_, '\n');
+      std::istream in(&buffer_);
+      std::string reply;
+      std::getline(in, reply);
+      auto msg = nlohmann::json::parse(reply, nullptr, false);
+      if (msg.is_discarded()) throw std::runtime_error("the control socket sent a line that is not JSON");
+      if (!msg.contains("event")) return msg;
+    }
+  }
+
+ private:
+  boost::asio::io_context io_;
+  stream_protocol::socket socket_;
+  boost::asio::streambuf buffer_;
+};
+
+std::string progress_line(const nlohmann::json& s) {
+  char line[256];
+  std::snprintf(line, sizeof line, "%-9s round %u  %8.1f MB/s  dirty %7llu pages  est. downtime %5llu ms",
+                s.value("phase", std::string("?")).c_str(), s.value("round", 0u), s.value("mbps", 0.0),
+                static_cast<unsigned long long>(s.value("dirty_pages", 0ull)),
+                static_cast<unsigned long long>(s.value("estimated_downtime_ms", 0ull)));
+  return line;
+}
+
+}  // namespace
+
+int run_migrate_command(const MigrateCommand& cmd) {
+  std::string last_status = "none";
+  try {
+    ApiConnection api(cmd.api_path);
+    auto started = api.request("migrate", {{"uri", cmd.uri},
+                                           {"downtime_ms", cmd.downtime_ms},
+                                           {"timeout_s", cmd.timeout_s},
+                                           {"max_bandwidth_mbps", cmd.max_bandwidth_mbps}});
+    if (started.contains("error")) {
+      std::fprintf(stderr, "wren migrate: %s\n", started["error"].value("desc", std::string("refused")).c_str());
+      return 1;
+    }
+    std::string shown;
+    for (;;) {
+      auto reply = api.request("query-migrate");
+      if (!reply.contains("return")) throw std::runtime_error(reply.dump());
+      const auto& s = reply["return"];
+      last_status = s.value("status", std::string("none"));
+      if (last_status == "completed") {
+        std::printf("migration completed: %.1f MB in %llu ms, downtime %llu ms, %u rounds\n",
+                    s.value("bytes", 0ull) / 1e6, static_cast<unsigned long long>(s.value("total_ms", 0ull)),
+                    static_cast<unsigned long long>(s.value("downtime_ms", 0ull)), s.value("round", 0u));
+        return 0;
+      }
+      if (last_status == "failed" || last_status == "cancelled") {
+        std::fprintf(stderr, "wren migrate: %s: %s (the guest keeps running on the source)\n", last_status.c_str(),
+                     s.value("error", std::string("no reason given")).c_str());
+        return 1;
+      }
+      if (const auto line = progress_line(s); line != shown) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+        shown = line;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  } catch (const std::exception& e) {
+    // A source that handed its guest over exits, closing the socket.
+    if (last_status == "committing") {
+      std::printf("migration completed (the source exited after the commit)\n");
+      return 0;
+    }
+    std::fprintf(stderr, "wren migrate: control socket '%s': %s\n", cmd.api_path.c_str(), e.what());
+    return 2;
+  }
+}
+
+}  // namespace wren
