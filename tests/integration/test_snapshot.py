@@ -75,7 +75,7 @@ with Netns() as ns:
         # Pause: the guest stops answering; resume: it answers again.
         check("pause accepted", "return" in vm.request("pause"))
         check("query-status says paused", status(vm) == "paused")
-        check("a paused guest does not answer ping", not ns.ping(GUEST_IP, count=2, timeout=2))
+        check("a paused guest does not answer ping", not ns.ping(GUEST_IP, count=2, timeout=2)[0])
         check("resume accepted", "return" in vm.request("resume"))
         check("query-status says running", status(vm) == "running")
         ok, tries, out = ns.ping_until(GUEST_IP)
