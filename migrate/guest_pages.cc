@@ -16,10 +16,11 @@ bool all_zero(std::span<const uint8_t> bytes) {
 
 class BatchWriter {
  public:
-  explicit BatchWriter(ByteSink& sink) : counted_(sink), crc_(counted_) {}
+  explicit BatchWriter(ByteSink& sink, ZeroPages zero_pages = ZeroPages::as_runs)
+      : counted_(sink), crc_(counted_), zero_pages_(zero_pages) {}
 
   void page(uint64_t gpa, const Page& data) {
-    if (all_zero(data)) {
+    if (zero_pages_ == ZeroPages::as_runs && all_zero(data)) {
       if (zero_count_ > 0 && gpa == zero_start_ + zero_count_ * kPageSize) {
         ++zero_count_;
         return;
@@ -68,6 +69,7 @@ class BatchWriter {
 
   Counter counted_;
   Crc32cSink crc_;
+  ZeroPages zero_pages_;
   PageStats stats_;
   uint64_t zero_start_ = 0;
   uint64_t zero_count_ = 0;
@@ -153,8 +155,9 @@ std::optional<std::string> check_layout_matches(const GuestMemoryLayout& layout,
          " regions, " + std::to_string(memory.total_bytes() >> 20) + " MiB";
 }
 
-PageStats write_page_batch(const GuestMemory& memory, std::span<const uint64_t> page_gpas, ByteSink& sink) {
-  BatchWriter writer(sink);
+PageStats write_page_batch(const GuestMemory& memory, std::span<const uint64_t> page_gpas, ByteSink& sink,
+                           ZeroPages zero_pages) {
+  BatchWriter writer(sink, zero_pages);
   Page page;
   for (uint64_t gpa : page_gpas) {
     if (gpa % kPageSize != 0 || !memory.read(gpa, page))
