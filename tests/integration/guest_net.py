@@ -59,14 +59,15 @@ def listen_for_gratuitous_arp(ns, mac=GUEST_MAC, ip=GUEST_IP, timeout=300):
     import sys
     code = (
         "import socket,struct,sys,time\n"
-        "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(0x0806))\n"
+        # ETH_P_ALL: a bridge port hands protocol-specific sockets nothing.
+        "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(3))\n"
         f"s.bind(({ns.tap!r},0)); s.settimeout(1)\n"
         f"mac=bytes.fromhex({mac.replace(':', '')!r}); ip=socket.inet_aton({ip!r})\n"
         f"end=time.time()+{timeout}\n"
         "while time.time()<end:\n"
         "    try: f=s.recv(2048)\n"
         "    except socket.timeout: continue\n"
-        "    if f[6:12]==mac and f[28:32]==ip and f[38:42]==ip: sys.exit(0)\n"
+        "    if f[12:14]==b'\\x08\\x06' and f[6:12]==mac and f[28:32]==ip and f[38:42]==ip: sys.exit(0)\n"
         "sys.exit(1)\n"
     )
     return subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", code])
