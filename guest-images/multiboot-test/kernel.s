@@ -108,16 +108,12 @@ mmap_next:
 	jae 5f
 	movl $msg_mmap, %eax
 	call puts
-	movl 8(%esi), %eax               # base_addr, high then low half
-	call put_hex
-	movl 4(%esi), %eax
-	call put_hex
+	leal 4(%esi), %eax               # base_addr
+	call put_hex64
 	movl $msg_length, %eax
 	call puts
-	movl 16(%esi), %eax              # length
-	call put_hex
-	movl 12(%esi), %eax
-	call put_hex
+	leal 12(%esi), %eax              # length
+	call put_hex64
 	movl $msg_type, %eax
 	call puts
 	movl 20(%esi), %eax
@@ -247,6 +243,19 @@ put_hex:
 	call putc
 	loop 1b
 	popal
+	ret
+
+# put_hex64: writes the 64-bit value at address %eax as 16 hex digits.
+put_hex64:
+	pushl %ebx
+	pushl %eax
+	movl %eax, %ebx
+	movl 4(%ebx), %eax
+	call put_hex
+	movl (%ebx), %eax
+	call put_hex
+	popl %eax
+	popl %ebx
 	ret
 
 # put_first_line: writes bytes from %eax up to %edx, a newline or a NUL, at

@@ -230,41 +230,34 @@ TEST_F(MultibootTest, UnknownOptionalFlagsAreIgnored) {
   EXPECT_TRUE(load_image(make_aout(0x1000, HeaderSpec{kHeaderAoutKludge | (1u << 20)})).ok());
 }
 
-TEST_F(MultibootTest, AddressesOutsideRamAreRefused) {
+// An a.out-kludge header that loads the image at `addr` and enters at its start.
+HeaderSpec loaded_at(uint32_t addr) {
   HeaderSpec h;
-  h.load_addr = 0x8000000;  // 128 MiB, RAM is 64 MiB
-  h.header_addr = h.load_addr + kAoutHeaderOffset;
-  h.entry_addr = h.load_addr;
-  expect_error(load_image(make_aout(0x1000, h)), "outside guest RAM");
+  h.load_addr = addr;
+  h.header_addr = addr + kAoutHeaderOffset;
+  h.entry_addr = addr;
+  return h;
+}
+
+TEST_F(MultibootTest, AddressesOutsideUsableRamAreRefused) {
+  const struct {
+    uint32_t addr;
+    const char* error;
+  } cases[] = {
+      {0x8000000, "outside guest RAM"},  // 128 MiB, RAM is 64 MiB
+      {0xd0000000, "PCI hole"},
+      {0x8000, "below 1 MiB"},
+      {0xfffff800, "32-bit address space"},  // the 4 KiB image would wrap
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.addr);
+    expect_error(load_image(make_aout(0x1000, loaded_at(c.addr))), c.error);
+  }
 
   // Loaded part in RAM, but the bss runs past its end.
-  h = HeaderSpec{};
+  HeaderSpec h;
   h.bss_end_addr = static_cast<uint32_t>(kRam + 0x1000);
   expect_error(load_image(make_aout(0x1000, h)), "outside guest RAM");
-}
-
-TEST_F(MultibootTest, AddressesInThePciHoleAreRefused) {
-  HeaderSpec h;
-  h.load_addr = 0xd0000000;
-  h.header_addr = h.load_addr + kAoutHeaderOffset;
-  h.entry_addr = h.load_addr;
-  expect_error(load_image(make_aout(0x1000, h)), "PCI hole");
-}
-
-TEST_F(MultibootTest, AddressesBelowOneMebibyteAreRefused) {
-  HeaderSpec h;
-  h.load_addr = 0x8000;
-  h.header_addr = h.load_addr + kAoutHeaderOffset;
-  h.entry_addr = h.load_addr;
-  expect_error(load_image(make_aout(0x1000, h)), "below 1 MiB");
-}
-
-TEST_F(MultibootTest, ImagePastFourGibibytesIsRefused) {
-  HeaderSpec h;
-  h.load_addr = 0xfffff800;
-  h.header_addr = h.load_addr + kAoutHeaderOffset;
-  h.entry_addr = h.load_addr;
-  expect_error(load_image(make_aout(0x1000, h)), "32-bit address space");
 }
 
 TEST_F(MultibootTest, InconsistentAoutFieldsAreRefused) {
