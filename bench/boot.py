@@ -1,16 +1,16 @@
-"""Boots a guest with Wren and QEMU, several runs each, and prints medians
-and the Wren/QEMU ratios.
+"""Boots the test guest with Wren and QEMU side by side (one of each at a
+time, concurrently), several runs each, and prints median time to
+`Run /init`, the VMMs' memory overhead, and the Wren/QEMU ratios.
 
---mode linux (default): the test guest kernel and initramfs, one VMM of each
-kind at a time (concurrently); time to `Run /init` and the VMMs' memory
-overhead.
---mode multiboot: the multiboot test kernel (guest-images/multiboot-test)
-with two modules, booted by each VMM's -kernel/--kernel; one VMM at a time,
-wall time from start until the kernel exits through the isa-debug-exit port."""
+With --mode multiboot: boots the multiboot test kernel
+(guest-images/multiboot-test) with two modules through each VMM's
+--kernel/-kernel, one VMM at a time, and prints the median wall time until
+the kernel exits through the isa-debug-exit port, and the ratio."""
 
 import argparse
 import concurrent.futures as cf
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -19,45 +19,12 @@ from vmm_probe import harness
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--mode", choices=["linux", "multiboot"], default="linux")
-parser.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "0")) or None,
-                    help="runs per VMM (default 3 for linux, 10 for multiboot)")
-parser.add_argument("--memory-mb", type=int, default=None, help="guest RAM (default 256 for linux, 64 for multiboot)")
+parser.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "3")))
+parser.add_argument("--memory-mb", type=int, default=256)
 args = parser.parse_args()
-tmp = tempfile.mkdtemp(prefix="wren-bench-")
-builders = {"wren": vmm_probe.wren_cmd, "qemu": vmm_probe.qemu_cmd}
 
 
-def bench_linux(runs, memory_mb):
-    kernel, initrd = harness.guest_images()
-    cmdline = harness.compat_cmdline()
-    results = {"wren": [], "qemu": []}
-
-    def one(vmm, run):
-        with harness.Netns() as ns:
-            serial = f"{tmp}/{vmm}-{run}.serial"
-            secs, kib, proc = vmm_probe.boot_until(ns, builders[vmm](kernel, initrd, cmdline, memory_mb, serial),
-                                                   serial, r"Run /init", memory_mb << 20)
-            proc.kill()
-            proc.wait()
-            return vmm, secs, kib
-
-    for run in range(runs):
-        with cf.ThreadPoolExecutor(2) as pool:
-            for vmm, secs, kib in pool.map(lambda v: one(v, run), ["wren", "qemu"]):
-                results[vmm].append((secs, kib))
-                print(f"run {run + 1}: {vmm:5s} Run /init after {secs:7.1f} s, overhead {kib / 1024:6.1f} MiB",
-                      flush=True)
-
-    w_t = vmm_probe.median([s for s, _ in results["wren"]])
-    q_t = vmm_probe.median([s for s, _ in results["qemu"]])
-    w_m = vmm_probe.median([k for _, k in results["wren"]])
-    q_m = vmm_probe.median([k for _, k in results["qemu"]])
-    print(f"median time to Run /init: wren {w_t:.1f} s, qemu {q_t:.1f} s, ratio wren/qemu {w_t / q_t:.2f} (goal < 1)")
-    print(f"median memory overhead:   wren {w_m / 1024:.1f} MiB, qemu {q_m / 1024:.1f} MiB, "
-          f"ratio wren/qemu {w_m / q_m:.3f} (goal < 0.1)")
-
-
-def bench_multiboot(runs, memory_mb):
+def bench_multiboot(runs, memory_mb, tmp):
     kernel, _ = harness.multiboot_test_kernels()
     modules = []
     for i, text in enumerate(["first module\n", "second module\n"]):
@@ -68,9 +35,10 @@ def bench_multiboot(runs, memory_mb):
     expected = (code << 1) | 1
     times = {"wren": [], "qemu": []}
     for run in range(runs):
-        for vmm in ["wren", "qemu"]:  # one at a time: the boot is short and timing-sensitive
+        for vmm, build in [("wren", vmm_probe.wren_cmd), ("qemu", vmm_probe.qemu_cmd)]:
+            # One at a time: the boot is short and timing-sensitive.
             serial = Path(tmp) / f"{vmm}-{run}.serial"
-            cmd = builders[vmm](kernel, ",".join(modules), f"exit={code}", memory_mb, serial, test_exit=True)
+            cmd = build(kernel, ",".join(modules), f"exit={code}", memory_mb, serial, test_exit=True)
             with harness.Netns() as ns:
                 secs, status = vmm_probe.run_to_exit(ns, cmd)
             console = serial.read_text(errors="replace") if serial.exists() else ""
@@ -83,7 +51,35 @@ def bench_multiboot(runs, memory_mb):
           f"ratio wren/qemu {w / q:.2f} (goal < 1)")
 
 
-if args.mode == "linux":
-    bench_linux(args.runs or 3, args.memory_mb or 256)
-else:
-    bench_multiboot(args.runs or 10, args.memory_mb or 64)
+if args.mode == "multiboot":
+    bench_multiboot(args.runs, args.memory_mb, tempfile.mkdtemp(prefix="wren-bench-"))
+    sys.exit(0)
+
+kernel, initrd = harness.guest_images()
+cmdline = harness.compat_cmdline()
+results = {"wren": [], "qemu": []}
+tmp = tempfile.mkdtemp(prefix="wren-bench-")
+
+def one(vmm, run):
+    with harness.Netns() as ns:
+        serial = f"{tmp}/{vmm}-{run}.serial"
+        build = vmm_probe.wren_cmd if vmm == "wren" else vmm_probe.qemu_cmd
+        secs, kib, proc = vmm_probe.boot_until(ns, build(kernel, initrd, cmdline, args.memory_mb, serial),
+                                               serial, r"Run /init", args.memory_mb << 20)
+        proc.kill()
+        proc.wait()
+        return vmm, secs, kib
+
+for run in range(args.runs):
+    with cf.ThreadPoolExecutor(2) as pool:
+        for vmm, secs, kib in pool.map(lambda v: one(v, run), ["wren", "qemu"]):
+            results[vmm].append((secs, kib))
+            print(f"run {run + 1}: {vmm:5s} Run /init after {secs:7.1f} s, overhead {kib / 1024:6.1f} MiB", flush=True)
+
+w_t = vmm_probe.median([s for s, _ in results["wren"]])
+q_t = vmm_probe.median([s for s, _ in results["qemu"]])
+w_m = vmm_probe.median([k for _, k in results["wren"]])
+q_m = vmm_probe.median([k for _, k in results["qemu"]])
+print(f"median time to Run /init: wren {w_t:.1f} s, qemu {q_t:.1f} s, ratio wren/qemu {w_t / q_t:.2f} (goal < 1)")
+print(f"median memory overhead:   wren {w_m / 1024:.1f} MiB, qemu {q_m / 1024:.1f} MiB, "
+      f"ratio wren/qemu {w_m / q_m:.3f} (goal < 0.1)")
