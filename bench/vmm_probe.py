@@ -26,15 +26,17 @@ def overhead_kib(pid, guest_ram_bytes):
     return total
 
 
-def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None):
+def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False):
     cmd = [harness.wren_binary(), "run", "--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline,
            "--memory", f"{mem_mb}M", "--serial", f"file:{serial}"]
     if net_tap:
         cmd += ["--net", f"tap={net_tap}"]
+    if test_exit:
+        cmd += ["--test-exit", "iobase=0xf4,iosize=4"]
     return cmd
 
 
-def qemu_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None):
+def qemu_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False):
     # -cpu host fails here (QEMU cannot set MSR 0x10a on this backend): use its default model.
     cmd = ["qemu-system-x86_64", "-enable-kvm", "-m", str(mem_mb), "-smp", "1",
            "-nographic", "-no-reboot", "-nodefaults", "-serial", f"file:{serial}", "-display", "none",
@@ -42,6 +44,8 @@ def qemu_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None):
     if net_tap:
         cmd += ["-netdev", f"tap,id=n0,ifname={net_tap},script=no,downscript=no,vhost=off",
                 "-device", "virtio-net-pci,netdev=n0"]
+    if test_exit:
+        cmd += ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     return cmd
 
 
@@ -63,6 +67,14 @@ def boot_until(netns, cmd, serial, pattern, guest_ram_bytes, timeout=900):
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"{cmd[0]}: no /{pattern}/ within {timeout}s")
+
+
+def run_to_exit(netns, cmd, timeout=300):
+    """Runs cmd in netns until it exits; returns (seconds, exit status)."""
+    t0 = time.monotonic()
+    proc = subprocess.run(["ip", "netns", "exec", netns.name, *cmd], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, timeout=timeout)
+    return time.monotonic() - t0, proc.returncode
 
 
 def median(xs):

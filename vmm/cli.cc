@@ -6,6 +6,7 @@
 #include <charconv>
 #include <regex>
 
+#include "vmm/boot/multiboot.h"
 #include "vmm/key_value_list.h"
 #include "vmm/size_parse.h"
 
@@ -45,6 +46,20 @@ std::optional<std::string> validate_memory(uint64_t bytes) {
     return "--memory " + std::to_string(bytes >> 20) + "M is more than this host's RAM (" +
            std::to_string((static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)) >> 20) + "M)";
   return std::nullopt;
+}
+
+// One existing file, or a multiboot module list whose every path exists.
+CLI::Validator initrd_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (CLI::ExistingFile(text).empty()) return {};
+        auto modules = multiboot::parse_module_list(text);
+        if (!modules) return modules.error();
+        for (const auto& m : modules.value())
+          if (auto err = CLI::ExistingFile(m.path); !err.empty()) return err;
+        return {};
+      },
+      "FILE or MODULE LIST");
 }
 
 }  // namespace
@@ -114,13 +129,14 @@ Command parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> nets;
 
   auto* run = app.add_subcommand("run", "Boot a guest");
-  run->add_option("--kernel", cfg.kernel, "Linux bzImage to boot (required unless --restore)")
+  run->add_option("--kernel", cfg.kernel, "Linux bzImage or multiboot kernel to boot (required unless --restore)")
       ->check(CLI::ExistingFile);
   run->add_option("--restore", cfg.restore, "Continue the snapshot FILE instead of booting a kernel")
       ->check(CLI::ExistingFile);
   run->add_option("--incoming", cfg.incoming,
                   "Wait for a live migration on tcp:ADDR:PORT instead of booting a kernel");
-  run->add_option("--initrd", cfg.initrd, "Initial ramdisk")->check(CLI::ExistingFile);
+  run->add_option("--initrd", cfg.initrd, "Initial ramdisk, or multiboot modules: PATH[ ARGS][,PATH[ ARGS]...]")
+      ->check(initrd_validator());
   run->add_option("--cmdline", cfg.cmdline, "Kernel command line");
   run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G")->capture_default_str();
   run->add_option("--cpus", cfg.cpus, "Number of vCPUs")->capture_default_str()->check(CLI::Range(1u, kMaxCpus));

@@ -8,9 +8,9 @@
 
 #include "vmm/api_server.h"
 #include "vmm/boot/acpi.h"
-#include "vmm/boot/boot_file.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
+#include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
 #include "vmm/core/layout.h"
 #include "vmm/migration_incoming.h"
@@ -77,16 +77,10 @@ static T must(Result<T> r, const std::string& what) {
   return std::move(r).value();
 }
 
-static std::vector<uint8_t> read_file_or_empty(const std::string& path, std::string_view what) {
-  if (path.empty()) return {};
-  return must(read_boot_file(path, what), std::string(what));
-}
-
 void Machine::load_guest() {
-  const auto kernel = read_file_or_empty(config_.kernel, "kernel");
-  const auto initrd = read_file_or_empty(config_.initrd, "initrd");
   const auto e820 = build_e820(memory_->regions());
-  boot_image_ = must(load_bzimage(*memory_, kernel, initrd, config_.cmdline, e820), "kernel '" + config_.kernel + "'");
+  boot_image_ = must(load_kernel(*memory_, {config_.kernel, config_.initrd, config_.cmdline}, e820),
+                     "kernel '" + config_.kernel + "'");
   must(write_acpi_tables(*memory_, AcpiConfig{config_.cpus, true}), "ACPI tables");
   must(write_boot_structures(*memory_, boot_image_.mode), "boot page tables");
 }

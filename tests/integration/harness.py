@@ -10,6 +10,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def guest_images():
                          capture_output=True, text=True).stdout
     vals = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return vals["KERNEL"], vals["INITRD"]
+
+
+def multiboot_test_kernels():
+    """(ELF, a.out-kludge) forms of guest-images/multiboot-test: from the build
+    tree beside the wren binary (CMake builds them), else built now."""
+    out = Path(wren_binary()).parent / "guest-images" / "multiboot-test"
+    if not (out / "multiboot-test.elf").exists():
+        out = Path(tempfile.mkdtemp(prefix="wren-multiboot-test-"))
+        subprocess.run(["bash", str(GUEST_IMAGES / "multiboot-test" / "build.sh"), str(out)], check=True,
+                       stdout=subprocess.DEVNULL)
+    return str(out / "multiboot-test.elf"), str(out / "multiboot-test-aout.bin")
 
 
 def compat_cmdline():

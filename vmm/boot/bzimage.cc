@@ -54,6 +54,10 @@ std::string boot_protocol_string(uint16_t version) {
   return buf;
 }
 
+bool has_bzimage_magic(std::span<const uint8_t> kernel) {
+  return kernel.size() >= kHeaderEnd && read_header(kernel).header == kHdrSMagic;
+}
+
 Result<BzImageInfo> parse_bzimage(std::span<const uint8_t> kernel) {
   if (kernel.empty()) return Error{"kernel image is empty"};
   if (kernel.size() < kHeaderEnd)

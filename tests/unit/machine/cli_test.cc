@@ -89,6 +89,21 @@ TEST_F(CliTest, ClearErrors) {
   EXPECT_NE(error_of({"--test-exit", "iosize=3"}).find("iosize"), std::string::npos);
 }
 
+TEST_F(CliTest, InitrdIsAFileOrAMultibootModuleList) {
+  auto r = parse({"--initrd", kernel_});
+  ASSERT_TRUE(std::holds_alternative<RunConfig>(r));
+  EXPECT_EQ(std::get<RunConfig>(r).initrd, kernel_);
+
+  const std::string list = kernel_ + " arg=1," + kernel_;
+  r = parse({"--initrd", list});
+  ASSERT_TRUE(std::holds_alternative<RunConfig>(r)) << error_of({"--initrd", list});
+  EXPECT_EQ(std::get<RunConfig>(r).initrd, list);
+
+  EXPECT_NE(error_of({"--initrd", "/nonexistent/initrd"}).find("/nonexistent/initrd"), std::string::npos);
+  EXPECT_NE(error_of({"--initrd", kernel_ + ",/nonexistent/mod x"}).find("/nonexistent/mod"), std::string::npos);
+  EXPECT_NE(error_of({"--initrd", kernel_ + ","}).find("empty entry"), std::string::npos);
+}
+
 TEST(Cli, MissingKernelFileIsAnError) {
   const char* argv[] = {"wren", "run", "--kernel", "/nonexistent/bzImage"};
   auto r = parse_command_line(4, argv);
