@@ -73,7 +73,7 @@ struct SourceOptions {
   // After this many pre-copy rounds stop the guest whatever the estimate
   // says; 0: no limit (only `timeout` ends a migration that cannot converge).
   uint32_t max_rounds = 0;
-  std::vector<uint32_t> versions = kSupportedVersions;  // offered, preferred first
+  std::vector<uint32_t> versions = kSupportedVersions;  // offered; the destination picks the highest it speaks
   size_t pages_per_frame = 256;
   // Called on the migration thread after each round and phase change.
   std::function<void(const SourceProgress&)> on_progress;

@@ -45,11 +45,8 @@ TEST(LiveMigration, CopiesMemoryDirtiedDuringPrecopyAndPayloads) {
   EXPECT_EQ(contents(to.guest_memory()), from.memory_at_pause);
   EXPECT_EQ(contents(to.guest_memory()), contents(from.guest_memory()));
 
-  ASSERT_TRUE(to.vcpu && to.net);
-  EXPECT_TRUE(*to.vcpu == golden::vcpu());
-  NetDevice::State want = golden::net_device();
-  want.control.rx_filter = golden::rx_filter();
-  EXPECT_EQ(*to.net, want);
+  ASSERT_TRUE(to.taken);
+  golden_machine::expect_golden(*to.taken);
 
   EXPECT_LE(out.source.downtime, out.source.total);
   EXPECT_GT(out.source.bytes_sent, out.source.pages_sent);
@@ -124,7 +121,7 @@ TEST(LiveMigration, ConvergesWhenTheRestFitsTheDowntimeBudget) {
   // Stopped on the first estimate within budget, and not before.
   for (size_t i = 0; i + 1 < rounds.size(); ++i) EXPECT_GT(rounds[i].estimated_downtime, milliseconds{10});
   EXPECT_LE(rounds.back().estimated_downtime, milliseconds{10});
-  EXPECT_GT(rounds.back().mib_per_s, 4.0);
+  EXPECT_GT(rounds.back().mib_per_s, 1.0);
   EXPECT_LT(rounds.back().mib_per_s, 17.0);
   EXPECT_EQ(contents(to.guest_memory()), from.memory_at_pause);
 }
