@@ -126,6 +126,30 @@ TEST(LiveMigration, ConvergesWhenTheRestFitsTheDowntimeBudget) {
   EXPECT_EQ(contents(to.guest_memory()), from.memory_at_pause);
 }
 
+TEST(LiveMigration, ReportsProgressDuringALongRound) {
+  // 1 MiB of data at 8 MiB/s: round 1 takes about 125 ms.
+  FakeSourceVm from(small_layout(256));
+  FakeDestinationVm to(small_layout(256));
+  for (uint64_t i = 0; i < 256; ++i) write_page(from.guest_memory(), i, 1);
+  Scenario setup = fixed_rounds(1);
+  setup.link.to_second.bytes_per_second = 8 << 20;
+  setup.source.progress_interval = milliseconds{20};
+  setup.source.pages_per_frame = 16;  // reports come between frames
+  std::vector<SourceProgress> during;
+  setup.source.on_progress = [&](const SourceProgress& p) {
+    if (p.phase == SourcePhase::precopy && p.round == 1) during.push_back(p);
+  };
+  const Outcome out = migrate(from, to, setup);
+  ASSERT_TRUE(out.source.ok()) << out.source.error;
+  ASSERT_GE(during.size(), 3u);
+  const uint64_t total = from.guest_memory().total_bytes() / kPageSize;
+  for (size_t i = 0; i + 1 < during.size(); ++i) {
+    EXPECT_LT(during[i].round_pages, during[i + 1].round_pages);
+    EXPECT_EQ(during[i].round_pages + during[i].dirty_pages, total);  // sent + left
+  }
+  EXPECT_EQ(during.back().round_pages, total);  // the report after the round
+}
+
 TEST(LiveMigration, ProtocolV1SendsZeroPagesAsData) {
   auto run = [](std::vector<uint32_t> source_versions, std::vector<uint32_t> destination_versions) {
     FakeSourceVm from;
