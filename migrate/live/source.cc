@@ -160,38 +160,49 @@ void MigrationSource::stop_and_copy(std::vector<uint64_t> dirty) {
 
 void MigrationSource::send_all_ram(uint32_t round) {
   const RoundStart started{Clock::now(), result_.bytes_sent};
-  uint64_t pages = 0;
+  start_round(round, vm_.memory().total_bytes() / kPageSize);
   std::vector<uint64_t> chunk;
   chunk.reserve(options_.pages_per_frame);
   for (const auto& region : vm_.memory().regions()) {
     for (uint64_t gpa = region.gpa; gpa < region.gpa + region.size; gpa += kPageSize) {
       chunk.push_back(gpa);
       if (chunk.size() == options_.pages_per_frame) {
-        send_page_frame(round, chunk);
-        pages += chunk.size();
+        send_page_frame(chunk);
         chunk.clear();
       }
     }
   }
-  if (!chunk.empty()) send_page_frame(round, chunk);
-  end_round(round, pages + chunk.size(), started);
+  if (!chunk.empty()) send_page_frame(chunk);
+  end_round(round, round_sent_, started);
 }
 
 void MigrationSource::send_pages(uint32_t round, std::span<const uint64_t> pages) {
   const RoundStart started{Clock::now(), result_.bytes_sent};
+  start_round(round, pages.size());
   for (size_t at = 0; at < pages.size(); at += options_.pages_per_frame)
-    send_page_frame(round, pages.subspan(at, std::min(options_.pages_per_frame, pages.size() - at)));
+    send_page_frame(pages.subspan(at, std::min(options_.pages_per_frame, pages.size() - at)));
   end_round(round, pages.size(), started);
 }
 
-void MigrationSource::send_page_frame(uint32_t round, std::span<const uint64_t> pages) {
+void MigrationSource::start_round(uint32_t round, uint64_t pages) {
+  round_ = round;
+  round_total_ = pages;
+  round_sent_ = 0;
+}
+
+void MigrationSource::send_page_frame(std::span<const uint64_t> pages) {
   check_continue();
   FrameWriter frame(MessageType::pages);
-  put_u32(frame, round);
+  put_u32(frame, round_);
   const auto zero_pages = result_.version >= kProtocolV2 ? ZeroPages::as_runs : ZeroPages::as_data;
   (void)write_page_batch(vm_.memory(), pages, frame, zero_pages);
   result_.bytes_sent += frame.send(channel_);
   result_.pages_sent += pages.size();
+  round_sent_ += pages.size();
+  // The report after the round follows the last frame.
+  if (round_sent_ < round_total_ && Clock::now() - last_report_ >= options_.progress_interval)
+    report(paused_ ? SourcePhase::stop_and_copy : SourcePhase::precopy, round_, round_sent_,
+           round_total_ - round_sent_);
 }
 
 void MigrationSource::end_round(uint32_t round, uint64_t pages, const RoundStart& start) {
@@ -269,7 +280,8 @@ void MigrationSource::report(SourcePhase phase, uint32_t round, uint64_t round_p
   p.mib_per_s = meter_.bytes_per_second() / (1 << 20);
   p.estimated_downtime = estimate(dirty_pages);
   p.bytes_sent = result_.bytes_sent;
-  p.elapsed = duration_cast<milliseconds>(Clock::now() - started_);
+  last_report_ = Clock::now();
+  p.elapsed = duration_cast<milliseconds>(last_report_ - started_);
   options_.on_progress(p);
 }
 

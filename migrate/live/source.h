@@ -57,8 +57,10 @@ enum class SourcePhase { negotiating, checking_config, precopy, stop_and_copy, s
 struct SourceProgress {
   SourcePhase phase = SourcePhase::negotiating;
   uint32_t round = 0;          // 1: all of RAM; then dirty pages; the stop-and-copy pass is the last
-  uint64_t round_pages = 0;    // pages the round sent
-  uint64_t dirty_pages = 0;    // dirty after the round (what the next one would send)
+  uint64_t round_pages = 0;    // pages the round sent (so far, in a report during the round)
+  // Pages left to send: after a round, the dirty ones the next round would
+  // send; during a round, the rest of it.
+  uint64_t dirty_pages = 0;
   double mib_per_s = 0;        // measured link rate
   std::chrono::milliseconds estimated_downtime{0};  // to send dirty_pages at that rate
   uint64_t bytes_sent = 0;     // everything so far
@@ -73,10 +75,12 @@ struct SourceOptions {
   // After this many pre-copy rounds stop the guest whatever the estimate
   // says; 0: no limit (only `timeout` ends a migration that cannot converge).
   uint32_t max_rounds = 0;
-  std::vector<uint32_t> versions = kSupportedVersions;  // offered, preferred first
+  std::vector<uint32_t> versions = kSupportedVersions;  // offered; the destination picks the highest it speaks
   size_t pages_per_frame = 256;
-  // Called on the migration thread after each round and phase change.
+  // Called on the migration thread at each phase change, after each round,
+  // and during a round at most this often.
   std::function<void(const SourceProgress&)> on_progress;
+  std::chrono::milliseconds progress_interval{1000};
 };
 
 enum class SourceOutcome {
@@ -133,7 +137,8 @@ class MigrationSource {
 
   void send_all_ram(uint32_t round);
   void send_pages(uint32_t round, std::span<const uint64_t> pages);
-  void send_page_frame(uint32_t round, std::span<const uint64_t> pages);
+  void start_round(uint32_t round, uint64_t pages);
+  void send_page_frame(std::span<const uint64_t> pages);
   struct RoundStart {
     Clock::time_point time;
     uint64_t bytes = 0;  // result_.bytes_sent then
@@ -158,6 +163,11 @@ class MigrationSource {
   bool paused_ = false;
   uint64_t last_dirty_pages_ = 0;
   uint64_t last_round_pages_ = 0;
+  // The round being sent, for reports during it.
+  uint32_t round_ = 0;
+  uint64_t round_total_ = 0;
+  uint64_t round_sent_ = 0;
+  Clock::time_point last_report_{};
 
   std::mutex commit_mutex_;
   bool commit_sent_ = false;            // guarded by commit_mutex_

@@ -21,16 +21,6 @@ std::vector<uint8_t> bytes(size_t n) {
   return v;
 }
 
-template <class E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 // ---- in-memory pair -----------------------------------------------------------
 
 TEST(MemoryChannel, CarriesBytesBothWaysThroughASmallBuffer) {
@@ -167,6 +157,23 @@ TEST(TcpAddress, ClearErrors) {
 
 const TcpAddress kLoopback{"127.0.0.1", 0};
 
+// Both ends of one loopback connection; `client` with `io_timeout`.
+struct Connected {
+  std::unique_ptr<TcpChannel> server;
+  std::unique_ptr<TcpChannel> client;
+  uint16_t port = 0;
+};
+
+Connected connect_on_loopback(milliseconds io_timeout = kDefaultIoTimeout) {
+  TcpListener listener(kLoopback);
+  Connected c;
+  c.port = listener.port();
+  std::thread accepter([&] { c.server = listener.accept(); });
+  c.client = TcpChannel::connect({"127.0.0.1", c.port}, io_timeout);
+  accepter.join();
+  return c;
+}
+
 TEST(TcpChannel, CarriesBytesAndEndsCleanly) {
   TcpListener listener(kLoopback);
   const TcpAddress at{"127.0.0.1", listener.port()};
@@ -191,36 +198,24 @@ TEST(TcpChannel, CarriesBytesAndEndsCleanly) {
 }
 
 TEST(TcpChannel, SilentPeerTimesOut) {
-  TcpListener listener(kLoopback);
-  std::unique_ptr<TcpChannel> server;
-  std::thread accepter([&] { server = listener.accept(); });
-  auto c = TcpChannel::connect({"127.0.0.1", listener.port()}, milliseconds{150});
-  accepter.join();
+  auto [server, c, port] = connect_on_loopback(milliseconds{150});
   const auto started = Clock::now();
   uint8_t b[1];
   EXPECT_EQ(error_of<ChannelTimeout>([&] { c->receive(b); }),
-            "no progress receiving from 127.0.0.1:" + std::to_string(listener.port()) + " for 150 ms");
+            "no progress receiving from 127.0.0.1:" + std::to_string(port) + " for 150 ms");
   EXPECT_LT(Clock::now() - started, milliseconds{2000});
   // Once timed out the channel is done.
   EXPECT_THROW(c->send(std::vector<uint8_t>{1}), ChannelError);
 }
 
 TEST(TcpChannel, SenderStallsIntoATimeout) {
-  TcpListener listener(kLoopback);
-  std::unique_ptr<TcpChannel> server;
-  std::thread accepter([&] { server = listener.accept(); });
-  auto c = TcpChannel::connect({"127.0.0.1", listener.port()}, milliseconds{200});
-  accepter.join();
+  auto [server, c, port] = connect_on_loopback(milliseconds{200});
   const auto data = bytes(64 << 20);  // far more than socket buffers hold
   EXPECT_TRUE(error_of<ChannelTimeout>([&] { c->send(data); }).starts_with("no progress sending to 127.0.0.1:"));
 }
 
 TEST(TcpChannel, CloseFromAnotherThreadUnblocksAReceive) {
-  TcpListener listener(kLoopback);
-  std::unique_ptr<TcpChannel> server;
-  std::thread accepter([&] { server = listener.accept(); });
-  auto c = TcpChannel::connect({"127.0.0.1", listener.port()});
-  accepter.join();
+  auto [server, c, port] = connect_on_loopback();
   std::thread closer([&] {
     std::this_thread::sleep_for(milliseconds{50});
     c->close();
@@ -262,28 +257,35 @@ TEST(TcpListener, BusyPortAndClose) {
             "no migration arrived on 127.0.0.1:" + std::to_string(waiting.port()) + " within 150 ms");
 }
 
+// Migrates over a TCP connection on 127.0.0.1.
+Outcome migrate_over_tcp(FakeSourceVm& from, FakeDestinationVm& to, const SourceOptions& options = {}) {
+  TcpListener listener(*parse_tcp_address("tcp:127.0.0.1:0", true));
+  Outcome out;
+  std::thread destination([&] {
+    auto channel = listener.accept();
+    out.destination = MigrationDestination(to, *channel).run();
+  });
+  auto channel = TcpChannel::connect({"127.0.0.1", listener.port()});
+  out.source = MigrationSource(from, *channel, options).run();
+  destination.join();
+  return out;
+}
+
 TEST(TcpMigration, EndToEndOnLoopback) {
   FakeSourceVm from(small_layout(1024));
   FakeDestinationVm to(small_layout(1024));
   busy_guest(from);
   for (uint64_t i = 100; i < 900; i += 3) write_page(from.guest_memory(), i, static_cast<uint8_t>(i));
-  TcpListener listener(*parse_tcp_address("tcp:127.0.0.1:0", true));
-  DestinationResult incoming;
-  std::thread destination([&] {
-    auto channel = listener.accept();
-    incoming = MigrationDestination(to, *channel).run();
-  });
   SourceOptions options;
   options.max_rounds = 3;
   options.downtime = milliseconds{0};
-  auto channel = TcpChannel::connect({"127.0.0.1", listener.port()});
-  const SourceResult result = MigrationSource(from, *channel, options).run();
-  destination.join();
+  const auto [result, incoming] = migrate_over_tcp(from, to, options);
   ASSERT_TRUE(result.ok()) << result.error;
   ASSERT_TRUE(incoming.committed) << incoming.error;
   EXPECT_EQ(result.rounds, 3u);
   EXPECT_EQ(contents(to.guest_memory()), from.memory_at_pause);
-  EXPECT_TRUE(to.vcpu.has_value());
+  ASSERT_TRUE(to.taken);
+  golden_machine::expect_golden(*to.taken);
 }
 
 TEST(TcpMigration, ConfigMismatchOnLoopback) {
@@ -292,15 +294,7 @@ TEST(TcpMigration, ConfigMismatchOnLoopback) {
   VmConfig other = from.config_value();
   other.vcpus = 4;
   to.set_config(other);
-  TcpListener listener(kLoopback);
-  DestinationResult incoming;
-  std::thread destination([&] {
-    auto channel = listener.accept();
-    incoming = MigrationDestination(to, *channel).run();
-  });
-  auto channel = TcpChannel::connect({"127.0.0.1", listener.port()});
-  const SourceResult result = MigrationSource(from, *channel).run();
-  destination.join();
+  const auto [result, incoming] = migrate_over_tcp(from, to);
   EXPECT_EQ(result.error, "destination refused: configuration mismatch: vCPUs: source 1, destination 4");
   EXPECT_EQ(from.starts, 0);
   EXPECT_FALSE(incoming.committed);
@@ -313,15 +307,7 @@ TEST(TcpMigration, DestinationRejectMidStreamIsReported) {
   for (uint64_t i = 0; i < 2048; ++i) write_page(from.guest_memory(), i, static_cast<uint8_t>(i | 1));
   FakeDestinationVm to(small_layout(1024));  // smaller RAM ...
   to.set_config(from.config_value());        // ... though it claims the same
-  TcpListener listener(kLoopback);
-  DestinationResult incoming;
-  std::thread destination([&] {
-    auto channel = listener.accept();
-    incoming = MigrationDestination(to, *channel).run();
-  });
-  auto channel = TcpChannel::connect({"127.0.0.1", listener.port()});
-  const SourceResult result = MigrationSource(from, *channel).run();
-  destination.join();
+  const auto [result, incoming] = migrate_over_tcp(from, to);
   EXPECT_EQ(result.outcome, SourceOutcome::failed);
   EXPECT_TRUE(result.error.starts_with("destination refused: Pages message: guest memory stream: page")) << result.error;
   EXPECT_TRUE(from.running());

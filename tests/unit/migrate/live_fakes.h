@@ -1,6 +1,6 @@
 #pragma once
 // Fake machines for the live migration state machines: real GuestMemory,
-// golden payloads, hooks where a test plays the guest (writing memory
+// golden payloads (golden_machine.h), hooks where a test plays the guest (writing memory
 // between rounds) or the operator, and a runner that migrates between them
 // over an in-memory link.
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "golden/golden_values.h"
+#include "golden_machine.h"
 #include "migrate/guest_pages.h"
 #include "migrate/kinds.h"
 #include "migrate/live/destination.h"
@@ -36,15 +36,15 @@ inline VmConfig test_config(uint64_t memory_bytes) {
   return c;
 }
 
-// What the fake machine captures, as capture_machine_payloads would.
-inline std::vector<Payload> machine_payloads() {
-  std::vector<Payload> p{make_payload(kinds::kVcpu, "cpu0", golden::vcpu()), make_payload(kinds::kVm, "vm", golden::vm()),
-                         make_payload(kinds::kUart, "com1", golden::uart()),
-                         make_payload(kinds::kVirtioPci, "net0", golden::virtio_pci())};
-  NetDevice::State net = golden::net_device();
-  net.control.rx_filter = golden::rx_filter();
-  for (auto& x : kinds::net_device_payloads("net0", net)) p.push_back(std::move(x));
-  return p;
+// The message of the E that f() throws.
+template <class E>
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 inline std::vector<uint8_t> contents(const GuestMemory& memory) {
@@ -80,7 +80,7 @@ class FakeSourceVm final : public SourceVm {
   std::function<void(int take)> on_take;
   // Runs at capture_payloads() (the guest is paused).
   std::function<void()> on_capture;
-  std::vector<Payload> payloads = machine_payloads();
+  std::vector<Payload> payloads = golden_machine::payloads();
 
   // Held by pause() and resume(): a guest thread writing under it never
   // writes while paused.
@@ -150,23 +150,16 @@ class FakeDestinationVm final : public DestinationVm {
   // Replaces the default restore (take every payload of the fake machine).
   std::function<Status(Import&)> restore_hook;
   int restores = 0;
-  std::optional<VcpuState> vcpu;
-  std::optional<NetDevice::State> net;
+  std::optional<golden_machine::Taken> taken;
 
   VmConfig config() override { return config_; }
   GuestMemory& memory() override { return memory_; }
   Status restore(Import& import) override {
     ++restores;
     if (restore_hook) return restore_hook(import);
-    auto cpu = import.take(kinds::kVcpu, "cpu0");
-    auto vm = import.take(kinds::kVm, "vm");
-    auto uart = import.take(kinds::kUart, "com1");
-    auto pci = import.take(kinds::kVirtioPci, "net0");
-    auto nic = kinds::take_net_device(import, "net0");
-    for (const std::string* e : {&cpu.error(), &vm.error(), &uart.error(), &pci.error(), &nic.error()})
-      if (!e->empty()) return Failure{*e};
-    vcpu = *cpu;
-    net = *nic;
+    auto all = golden_machine::take(import);
+    if (!all) return Failure{all.error()};
+    taken = std::move(all).value();
     return success();
   }
 

@@ -45,11 +45,8 @@ TEST(LiveMigration, CopiesMemoryDirtiedDuringPrecopyAndPayloads) {
   EXPECT_EQ(contents(to.guest_memory()), from.memory_at_pause);
   EXPECT_EQ(contents(to.guest_memory()), contents(from.guest_memory()));
 
-  ASSERT_TRUE(to.vcpu && to.net);
-  EXPECT_TRUE(*to.vcpu == golden::vcpu());
-  NetDevice::State want = golden::net_device();
-  want.control.rx_filter = golden::rx_filter();
-  EXPECT_EQ(*to.net, want);
+  ASSERT_TRUE(to.taken);
+  golden_machine::expect_golden(*to.taken);
 
   EXPECT_LE(out.source.downtime, out.source.total);
   EXPECT_GT(out.source.bytes_sent, out.source.pages_sent);
@@ -124,9 +121,33 @@ TEST(LiveMigration, ConvergesWhenTheRestFitsTheDowntimeBudget) {
   // Stopped on the first estimate within budget, and not before.
   for (size_t i = 0; i + 1 < rounds.size(); ++i) EXPECT_GT(rounds[i].estimated_downtime, milliseconds{10});
   EXPECT_LE(rounds.back().estimated_downtime, milliseconds{10});
-  EXPECT_GT(rounds.back().mib_per_s, 4.0);
+  EXPECT_GT(rounds.back().mib_per_s, 1.0);
   EXPECT_LT(rounds.back().mib_per_s, 17.0);
   EXPECT_EQ(contents(to.guest_memory()), from.memory_at_pause);
+}
+
+TEST(LiveMigration, ReportsProgressDuringALongRound) {
+  // 1 MiB of data at 8 MiB/s: round 1 takes about 125 ms.
+  FakeSourceVm from(small_layout(256));
+  FakeDestinationVm to(small_layout(256));
+  for (uint64_t i = 0; i < 256; ++i) write_page(from.guest_memory(), i, 1);
+  Scenario setup = fixed_rounds(1);
+  setup.link.to_second.bytes_per_second = 8 << 20;
+  setup.source.progress_interval = milliseconds{20};
+  setup.source.pages_per_frame = 16;  // reports come between frames
+  std::vector<SourceProgress> during;
+  setup.source.on_progress = [&](const SourceProgress& p) {
+    if (p.phase == SourcePhase::precopy && p.round == 1) during.push_back(p);
+  };
+  const Outcome out = migrate(from, to, setup);
+  ASSERT_TRUE(out.source.ok()) << out.source.error;
+  ASSERT_GE(during.size(), 3u);
+  const uint64_t total = from.guest_memory().total_bytes() / kPageSize;
+  for (size_t i = 0; i + 1 < during.size(); ++i) {
+    EXPECT_LT(during[i].round_pages, during[i + 1].round_pages);
+    EXPECT_EQ(during[i].round_pages + during[i].dirty_pages, total);  // sent + left
+  }
+  EXPECT_EQ(during.back().round_pages, total);  // the report after the round
 }
 
 TEST(LiveMigration, ProtocolV1SendsZeroPagesAsData) {

@@ -8,10 +8,12 @@
 #include "migrate/live/memory_channel.h"
 #include "migrate/live/messages.h"
 #include "migrate/live/vm_config.h"
+#include "live_fakes.h"
 
 namespace wren::migrate::live {
 namespace {
 
+using testing::error_of;
 using std::chrono::milliseconds;
 
 std::vector<uint8_t> frame_bytes(MessageType type, std::vector<uint8_t> payload) {
@@ -32,16 +34,6 @@ Frame parse(const std::vector<uint8_t>& bytes) {
   pipe.first->send(bytes);
   pipe.first->close();
   return receive_frame(*pipe.second);
-}
-
-template <class E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(LiveFrame, RoundTrip) {
