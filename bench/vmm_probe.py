@@ -52,17 +52,42 @@ def boot_until(netns, cmd, serial, pattern, guest_ram_bytes, timeout=900):
     t0 = time.monotonic()
     proc = subprocess.Popen(["ip", "netns", "exec", netns.name, *cmd],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    rx = re.compile(pattern)
-    while time.monotonic() - t0 < timeout:
-        if serial.exists() and rx.search(serial.read_text(errors="replace")):
-            elapsed = time.monotonic() - t0
-            # ip netns exec execs the VMM, so proc.pid is the VMM itself.
-            return elapsed, overhead_kib(proc.pid, guest_ram_bytes), proc
+    try:
+        wait_for(proc, serial, pattern, timeout)
+    except TimeoutError:
+        proc.kill()
+        raise
+    elapsed = time.monotonic() - t0
+    # ip netns exec execs the VMM, so proc.pid is the VMM itself.
+    return elapsed, overhead_kib(proc.pid, guest_ram_bytes), proc
+
+
+def wait_for(proc, serial, pattern, timeout, start=0):
+    """Waits until `pattern` (regex) appears in the serial log at or after
+    offset `start`; returns the match. proc is one boot_until started.
+    Raises RuntimeError if proc exits, TimeoutError after timeout seconds."""
+    serial, rx = Path(serial), re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = serial.exists() and rx.search(serial.read_text(errors="replace"), start)
+        if m:
+            return m
         if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[0]} exited early: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"{proc.args[4]} exited early: {proc.stderr.read().decode()[-2000:]}")
         time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{cmd[0]}: no /{pattern}/ within {timeout}s")
+    raise TimeoutError(f"{proc.args[4]}: no /{pattern}/ within {timeout}s")
+
+
+def cpu_seconds(pid):
+    """utime + stime of every thread of pid, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(xs, p):
+    """Nearest-rank p-th percentile (0 < p <= 100)."""
+    xs = sorted(xs)
+    return xs[max(0, -(-len(xs) * p // 100) - 1)]
 
 
 def median(xs):
