@@ -29,9 +29,11 @@ GUEST_MAC = "52:54:00:12:34:56"  # both VMMs' default for the first NIC
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--memory-mb", type=int, default=256)
 parser.add_argument("--pings", type=int, default=200, help="echo requests per latency run, each direction")
-parser.add_argument("--interval-ms", type=int, default=50, help="gap between latency pings")
+parser.add_argument("--interval-ms", type=int, default=500,
+                    help="gap between latency pings; above the RTT, so that one request is in flight")
 parser.add_argument("--flood", type=int, default=1000, help="round trips in the CPU measurement")
 parser.add_argument("--idle-s", type=float, default=10, help="idle CPU baseline length")
+parser.add_argument("--boot-timeout", type=int, default=2400, help="seconds; two boots at once on a busy host are slow")
 parser.add_argument("--rounds", type=int, default=1, help="measurement rounds, VMM order alternating")
 args = parser.parse_args()
 
@@ -53,7 +55,7 @@ class Guest:
         build = vmm_probe.wren_cmd if self.vmm == "wren" else vmm_probe.qemu_cmd
         cmd = build(kernel, initrd, cmdline, args.memory_mb, self.serial, net_tap=self.ns.tap)
         self.boot_s, _, self.proc = vmm_probe.boot_until(self.ns, cmd, self.serial, r"WREN-TEST: init parked",
-                                                         args.memory_mb << 20)
+                                                         args.memory_mb << 20, args.boot_timeout)
         ok, tries, out = self.ns.ping_until(GUEST_IP)
         if not ok:
             raise RuntimeError(f"{self.vmm}: guest does not answer ping:\n{out}")
@@ -76,15 +78,24 @@ class Guest:
         return [float(t) for t in re.findall(r"time=([\d.]+) ms", out)]
 
     def cpu_per_round_trip(self):
-        """Returns (CPU seconds per round trip above idle, idle CPU share of a core)."""
-        t0, c0 = time.monotonic(), vmm_probe.cpu_seconds(self.proc.pid)
+        """Host CPU seconds per ping round trip above the idle rate: all threads
+        and vCPU threads only; also the idle CPU share and the round-trip rate."""
+        vcpus = vmm_probe.vcpu_threads(self.proc.pid)
+
+        def sample():
+            return time.monotonic(), vmm_probe.cpu_seconds(self.proc.pid), vmm_probe.cpu_seconds(self.proc.pid, vcpus)
+
+        t0, all0, vcpu0 = sample()
         time.sleep(args.idle_s)
-        t1, c1 = time.monotonic(), vmm_probe.cpu_seconds(self.proc.pid)
+        t1, all1, vcpu1 = sample()
         # -A: the next request goes out when the reply is in, so every packet reaches the guest.
         received, _ = self.ping("-A", "-q", "-c", str(args.flood))
-        t2, c2 = time.monotonic(), vmm_probe.cpu_seconds(self.proc.pid)
-        idle_rate = (c1 - c0) / (t1 - t0)
-        return ((c2 - c1) - idle_rate * (t2 - t1)) / max(received, 1), idle_rate
+        t2, all2, vcpu2 = sample()
+        idle_s, flood_s, n = t1 - t0, t2 - t1, max(received, 1)
+        total = ((all2 - all1) - (all1 - all0) / idle_s * flood_s) / n
+        vcpu = ((vcpu2 - vcpu1) - (vcpu1 - vcpu0) / idle_s * flood_s) / n
+        return {"all": total, "vcpu": vcpu, "other": total - vcpu,
+                "idle": (all1 - all0) / idle_s, "rate": received / flood_s}
 
     def guest_to_host_ms(self, rnd):
         """Releases wait step 3 + 2*rnd with `next` probes; returns the ping step's RTTs."""
@@ -109,11 +120,13 @@ def main():
     kernel, initrd = harness.guest_images()
     cmdline = " ".join([harness.compat_cmdline(), f"ip={GUEST_IP}::{HOST_IP}:255.255.255.0::eth0:off",
                         "wren_test.steps=" + ",".join(STEPS)])
-    tmp = tempfile.mkdtemp(prefix="wren-bench-net-")
+    # Not in /tmp: other jobs on the shared test machines clean /tmp/wren-* while we run.
+    logs = vmm_probe.REPO / "build" / "bench-net"
+    logs.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=logs)
     h2g = {v: [] for v in VMMS}
     g2h = {v: [] for v in VMMS}
     cpu = {v: [] for v in VMMS}
-    idle = {v: [] for v in VMMS}
     with contextlib.ExitStack() as stack:
         guests = {}
         for vmm in VMMS:
@@ -128,13 +141,13 @@ def main():
             for vmm in order:
                 g = guests[vmm]
                 h2g[vmm] += g.host_to_guest_ms()
-                per, rate = g.cpu_per_round_trip()
-                cpu[vmm].append(per)
-                idle[vmm].append(rate)
+                c = g.cpu_per_round_trip()
+                cpu[vmm].append(c)
                 g2h[vmm] += g.guest_to_host_ms(rnd)
                 harness.log(f"round {rnd + 1} {vmm}: host->guest median {vmm_probe.median(h2g[vmm]):.2f} ms, "
                             f"guest->host median {vmm_probe.median(g2h[vmm]):.2f} ms, "
-                            f"CPU {per * 1e6:.0f} us/round trip (idle {rate * 100:.1f}% of a core)")
+                            f"CPU {c['all'] * 1e6:.0f} us/round trip ({c['vcpu'] * 1e6:.0f} in vCPU threads) "
+                            f"at {c['rate']:.1f} round trips/s, idle {c['idle'] * 100:.1f}% of a core")
         boot = {v: guests[v].boot_s for v in VMMS}
 
     rows = []
@@ -142,8 +155,15 @@ def main():
         for name, p in [("median", 50), ("p90", 90), ("p99", 99)]:
             rows.append((f"{label} {name} (ms)", *(vmm_probe.percentile(samples[v], p) for v in VMMS)))
         rows.append((f"{label} replies", *(len(samples[v]) for v in VMMS)))
-    rows.append(("host CPU per round trip (us)", *(vmm_probe.median(cpu[v]) * 1e6 for v in VMMS)))
-    rows.append(("idle CPU (% of a core)", *(vmm_probe.median(idle[v]) * 100 for v in VMMS)))
+
+    def cpu_row(label, key, scale):
+        rows.append((label, *(vmm_probe.median([c[key] for c in cpu[v]]) * scale for v in VMMS)))
+
+    cpu_row("host CPU per round trip (us)", "all", 1e6)
+    cpu_row("  of it in vCPU threads (us)", "vcpu", 1e6)
+    cpu_row("  of it in other threads (us)", "other", 1e6)
+    cpu_row("round trips/s under ping -A", "rate", 1)
+    cpu_row("idle CPU (% of a core)", "idle", 100)
     rows.append(("boot to init parked (s)", *(boot[v] for v in VMMS)))
 
     print(f"\n{'metric':32s} {'wren':>10s} {'qemu':>10s} {'wren/qemu':>10s}")

@@ -78,10 +78,37 @@ def wait_for(proc, serial, pattern, timeout, start=0):
     raise TimeoutError(f"{proc.args[4]}: no /{pattern}/ within {timeout}s")
 
 
-def cpu_seconds(pid):
-    """utime + stime of every thread of pid, from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+KVM_RUN = 0xAE80  # _IO(KVMIO, 0x80)
+
+
+def cpu_seconds(pid, tids=None):
+    """utime + stime from /proc/PID/stat: all threads, or only the threads tids."""
+    paths = [f"/proc/{pid}/stat"] if tids is None else [f"/proc/{pid}/task/{t}/stat" for t in tids]
+    total = 0
+    for path in paths:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def vcpu_threads(pid, attempts=100):
+    """The threads of pid inside ioctl(KVM_RUN), where an idle guest's vCPU
+    threads sit, sampled from /proc/PID/task/*/syscall until some are found.
+    KVM's own worker threads (comm kvm-*) show their creator's registers: left out."""
+    for _ in range(attempts):
+        tids = set()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                call = (task / "syscall").read_text().split()
+                comm = (task / "comm").read_text().strip()
+            except OSError:
+                continue  # the thread ended
+            if call[0] == "16" and int(call[2], 16) == KVM_RUN and not comm.startswith("kvm-"):
+                tids.add(int(task.name))
+        if tids:
+            return tids
+        time.sleep(0.01)
+    raise RuntimeError(f"no thread of {pid} is in KVM_RUN")
 
 
 def percentile(xs, p):
