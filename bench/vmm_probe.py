@@ -56,17 +56,69 @@ def boot_until(netns, cmd, serial, pattern, guest_ram_bytes, timeout=900):
     t0 = time.monotonic()
     proc = subprocess.Popen(["ip", "netns", "exec", netns.name, *cmd],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    rx = re.compile(pattern)
-    while time.monotonic() - t0 < timeout:
-        if serial.exists() and rx.search(serial.read_text(errors="replace")):
-            elapsed = time.monotonic() - t0
-            # ip netns exec execs the VMM, so proc.pid is the VMM itself.
-            return elapsed, overhead_kib(proc.pid, guest_ram_bytes), proc
+    try:
+        wait_for(proc, serial, pattern, timeout)
+    except TimeoutError:
+        proc.kill()
+        raise
+    elapsed = time.monotonic() - t0
+    # ip netns exec execs the VMM, so proc.pid is the VMM itself.
+    return elapsed, overhead_kib(proc.pid, guest_ram_bytes), proc
+
+
+def wait_for(proc, serial, pattern, timeout, start=0):
+    """Waits until `pattern` (regex) appears in the serial log at or after
+    offset `start`; returns the match. proc is one boot_until started.
+    Raises RuntimeError if proc exits, TimeoutError after timeout seconds."""
+    serial, rx = Path(serial), re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = serial.exists() and rx.search(serial.read_text(errors="replace"), start)
+        if m:
+            return m
         if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[0]} exited early: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"{proc.args[4]} exited early: {proc.stderr.read().decode()[-2000:]}")
         time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{cmd[0]}: no /{pattern}/ within {timeout}s")
+    raise TimeoutError(f"{proc.args[4]}: no /{pattern}/ within {timeout}s")
+
+
+KVM_RUN = 0xAE80  # _IO(KVMIO, 0x80)
+
+
+def cpu_seconds(pid, tids=None):
+    """utime + stime from /proc/PID/stat: all threads, or only the threads tids."""
+    paths = [f"/proc/{pid}/stat"] if tids is None else [f"/proc/{pid}/task/{t}/stat" for t in tids]
+    total = 0
+    for path in paths:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def vcpu_threads(pid, attempts=100):
+    """The threads of pid inside ioctl(KVM_RUN), where an idle guest's vCPU
+    threads sit, sampled from /proc/PID/task/*/syscall until some are found.
+    KVM's own worker threads (comm kvm-*) show their creator's registers: left out."""
+    for _ in range(attempts):
+        tids = set()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                call = (task / "syscall").read_text().split()
+                comm = (task / "comm").read_text().strip()
+            except OSError:
+                continue  # the thread ended
+            if call[0] == "16" and int(call[2], 16) == KVM_RUN and not comm.startswith("kvm-"):
+                tids.add(int(task.name))
+        if tids:
+            return tids
+        time.sleep(0.01)
+    raise RuntimeError(f"no thread of {pid} is in KVM_RUN")
+
+
+def percentile(xs, p):
+    """Nearest-rank p-th percentile (0 < p <= 100)."""
+    xs = sorted(xs)
+    return xs[max(0, -(-len(xs) * p // 100) - 1)]
 
 
 def run_to_exit(netns, cmd, timeout=300):
