@@ -4,17 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "parse_args.h"
 #include "vmm/cli.h"
 
 namespace wren {
 namespace {
-
-Command parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "wren");
-  std::vector<const char*> argv;
-  for (auto& a : args) argv.push_back(a.c_str());
-  return parse_command_line(static_cast<int>(argv.size()), argv.data());
-}
 
 std::string error_of(const Command& c) {
   auto* e = std::get_if<CliExit>(&c);
@@ -22,7 +16,7 @@ std::string error_of(const Command& c) {
 }
 
 TEST(MigrateCli, IncomingMakesKernelOptional) {
-  auto r = parse({"run", "--incoming", "tcp:10.0.0.2:4444", "--memory", "256M"});
+  auto r = parse_args({"run", "--incoming", "tcp:10.0.0.2:4444", "--memory", "256M"});
   auto* cfg = std::get_if<RunConfig>(&r);
   ASSERT_NE(cfg, nullptr) << error_of(r);
   EXPECT_EQ(cfg->incoming, "tcp:10.0.0.2:4444");
@@ -30,16 +24,16 @@ TEST(MigrateCli, IncomingMakesKernelOptional) {
 }
 
 TEST(MigrateCli, IncomingMustBeTcp) {
-  EXPECT_NE(error_of(parse({"run", "--incoming", "unix:/x"})).find("tcp:ADDR:PORT"), std::string::npos);
+  EXPECT_NE(error_of(parse_args({"run", "--incoming", "unix:/x"})).find("tcp:ADDR:PORT"), std::string::npos);
 }
 
 TEST(MigrateCli, IncomingAndRestoreExcludeEachOther) {
-  EXPECT_NE(error_of(parse({"run", "--incoming", "tcp:1.2.3.4:5", "--restore", "/dev/null"})).find("exclude"),
+  EXPECT_NE(error_of(parse_args({"run", "--incoming", "tcp:1.2.3.4:5", "--restore", "/dev/null"})).find("exclude"),
             std::string::npos);
 }
 
 TEST(MigrateCli, MigrateCommandWithDefaults) {
-  auto r = parse({"migrate", "--api", "unix:/run/w.sock", "tcp:10.0.0.2:4444"});
+  auto r = parse_args({"migrate", "--api", "unix:/run/w.sock", "tcp:10.0.0.2:4444"});
   auto* m = std::get_if<MigrateCommand>(&r);
   ASSERT_NE(m, nullptr) << error_of(r);
   EXPECT_EQ(m->api_path, "/run/w.sock");
@@ -49,7 +43,7 @@ TEST(MigrateCli, MigrateCommandWithDefaults) {
 }
 
 TEST(MigrateCli, MigrateOptions) {
-  auto r = parse({"migrate", "--api", "unix:/s", "--downtime-ms", "50", "--timeout", "30", "--max-bandwidth", "100",
+  auto r = parse_args({"migrate", "--api", "unix:/s", "--downtime-ms", "50", "--timeout", "30", "--max-bandwidth", "100",
                   "tcp:h:1"});
   auto* m = std::get_if<MigrateCommand>(&r);
   ASSERT_NE(m, nullptr) << error_of(r);
@@ -59,10 +53,10 @@ TEST(MigrateCli, MigrateOptions) {
 }
 
 TEST(MigrateCli, MigrateRefusesBadInput) {
-  EXPECT_NE(error_of(parse({"migrate", "tcp:h:1"})).find("--api"), std::string::npos);
-  EXPECT_NE(error_of(parse({"migrate", "--api", "/s", "tcp:h:1"})).find("unix:PATH"), std::string::npos);
-  EXPECT_NE(error_of(parse({"migrate", "--api", "unix:/s", "udp:h:1"})).find("tcp:HOST:PORT"), std::string::npos);
-  EXPECT_FALSE(error_of(parse({"migrate", "--api", "unix:/s", "--downtime-ms", "0", "tcp:h:1"})).empty());
+  EXPECT_NE(error_of(parse_args({"migrate", "tcp:h:1"})).find("--api"), std::string::npos);
+  EXPECT_NE(error_of(parse_args({"migrate", "--api", "/s", "tcp:h:1"})).find("unix:PATH"), std::string::npos);
+  EXPECT_NE(error_of(parse_args({"migrate", "--api", "unix:/s", "udp:h:1"})).find("tcp:HOST:PORT"), std::string::npos);
+  EXPECT_FALSE(error_of(parse_args({"migrate", "--api", "unix:/s", "--downtime-ms", "0", "tcp:h:1"})).empty());
 }
 
 }  // namespace
