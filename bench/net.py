@@ -7,11 +7,14 @@ TAP. Measures, one VMM at a time while the other guest idles:
 - guest->host ping RTT (the test module's `ping=` step, timed with the
   guest's clock, triggered by a `next` probe frame),
 - the VMM's host CPU time per ping round trip: utime+stime of all its threads
-  over an adaptive ping flood, minus its idle CPU rate measured just before.
+  over an adaptive ping flood (ping -A: one request in flight), minus its idle
+  CPU rate measured just before; split into the vCPU threads (found in
+  ioctl(KVM_RUN); on this software KVM they also run the guest kernel's
+  emulation) and the other threads (the device model); and the flood's rate.
 
 The module parks /init first (`parkinit`): /init spins in user mode, which
 would keep the vCPU busy and hide the per-packet CPU time behind a full core.
-Prints a table with Wren/QEMU ratios (lower is better for every row)."""
+Prints a table with Wren/QEMU ratios (lower is better, but for round trips/s)."""
 
 import argparse
 import concurrent.futures as cf
