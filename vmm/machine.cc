@@ -187,7 +187,11 @@ MigrationHost Machine::migration_host() {
       .is_paused = [this] { return paused_; },
       .pause_vcpus = [this] { pause(); },
       .resume_vcpus = [this] { resume(); },
-      .on_migrated = [this](const std::string& why) { outcome_.report({VmOutcome::Kind::Quit, 0, why}); },
+      // Through the loop, so the final MIGRATION event goes out before the VMM ends.
+      .on_migrated =
+          [this](const std::string& why) {
+            boost::asio::post(loop_.context(), [this, why] { outcome_.report({VmOutcome::Kind::Quit, 0, why}); });
+          },
       .emit = [this](const std::string& event, const nlohmann::json& data) {
         if (api_) api_->emit(event, data);
       },

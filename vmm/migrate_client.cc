@@ -43,19 +43,24 @@ class ApiConnection {
   boost::asio::streambuf buffer_;
 };
 
+// A field of query-migrate, or 0 when absent or null (not yet known).
+template <typename T>
+T number(const nlohmann::json& s, const char* key) {
+  return s.contains(key) && s[key].is_number() ? s[key].get<T>() : T{};
+}
+
 std::string progress_line(const nlohmann::json& s) {
   char line[256];
   std::snprintf(line, sizeof line, "%-9s round %u  %8.1f MB/s  dirty %7llu pages  est. downtime %5llu ms",
-                s.value("phase", std::string("?")).c_str(), s.value("round", 0u), s.value("mbps", 0.0),
-                static_cast<unsigned long long>(s.value("dirty_pages", 0ull)),
-                static_cast<unsigned long long>(s.value("estimated_downtime_ms", 0ull)));
+                s.value("phase", std::string("?")).c_str(), number<unsigned>(s, "round"), number<double>(s, "mbps"),
+                number<unsigned long long>(s, "dirty_pages"), number<unsigned long long>(s, "estimated_downtime_ms"));
   return line;
 }
 
 }  // namespace
 
 int run_migrate_command(const MigrateCommand& cmd) {
-  std::string last_status = "none";
+  std::string last_phase = "none";
   try {
     ApiConnection api(cmd.api_path);
     auto started = api.request("migrate", {{"uri", cmd.uri},
@@ -71,15 +76,16 @@ int run_migrate_command(const MigrateCommand& cmd) {
       auto reply = api.request("query-migrate");
       if (!reply.contains("return")) throw std::runtime_error(reply.dump());
       const auto& s = reply["return"];
-      last_status = s.value("status", std::string("none"));
-      if (last_status == "completed") {
+      const std::string status = s.value("status", std::string("none"));
+      last_phase = s.value("phase", std::string("none"));
+      if (status == "completed") {
         std::printf("migration completed: %.1f MB in %llu ms, downtime %llu ms, %u rounds\n",
-                    s.value("bytes", 0ull) / 1e6, static_cast<unsigned long long>(s.value("total_ms", 0ull)),
-                    static_cast<unsigned long long>(s.value("downtime_ms", 0ull)), s.value("round", 0u));
+                    number<double>(s, "bytes") / 1e6, number<unsigned long long>(s, "total_ms"),
+                    number<unsigned long long>(s, "downtime_ms"), number<unsigned>(s, "round"));
         return 0;
       }
-      if (last_status == "failed" || last_status == "cancelled") {
-        std::fprintf(stderr, "wren migrate: %s: %s (the guest keeps running on the source)\n", last_status.c_str(),
+      if (status == "failed" || status == "cancelled") {
+        std::fprintf(stderr, "wren migrate: %s: %s\n", status.c_str(),
                      s.value("error", std::string("no reason given")).c_str());
         return 1;
       }
@@ -92,7 +98,7 @@ int run_migrate_command(const MigrateCommand& cmd) {
     }
   } catch (const std::exception& e) {
     // A source that handed its guest over exits, closing the socket.
-    if (last_status == "committing") {
+    if (last_phase == "committing" || last_phase == "done") {
       std::printf("migration completed (the source exited after the commit)\n");
       return 0;
     }

@@ -150,7 +150,10 @@ void MigrationController::run(Request req) {
               {"round", p.round},
               {"dirty_pages", p.dirty_pages},
               {"mbps", mbps},
-              {"estimated_downtime_ms", p.estimated_downtime.count()},
+              // Unknown (no rate measured yet) shows as null.
+              {"estimated_downtime_ms", p.estimated_downtime == milliseconds::max()
+                                            ? nlohmann::json(nullptr)
+                                            : nlohmann::json(p.estimated_downtime.count())},
               {"bytes", p.bytes_sent},
               {"elapsed_ms", p.elapsed.count()}},
              phase != last_phase);

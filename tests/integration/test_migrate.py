@@ -132,7 +132,13 @@ with Netns(bridge=True) as a, Netns(bridge=True, host_ip=f"{HOST_B_IP}/24") as b
         events = EventWatcher(src.api)
         with destination(b, "dest") as dst:
             time.sleep(1)
-            migrate(src, downtime_ms=300)
+            # The operator's way: `wren migrate` follows the progress and exits 0 on success.
+            client = subprocess.run(["ip", "netns", "exec", a.name, harness.wren_binary(), "migrate", "--api",
+                                     f"unix:{src.api}", "--downtime-ms", "300", f"tcp:{HOST_B_IP}:{PORT}"],
+                                    capture_output=True, text=True, timeout=600)
+            log(f"wren migrate: exit {client.returncode}\n{client.stdout}{client.stderr}")
+            check("wren migrate exits 0 and reports completion",
+                  client.returncode == 0 and "migration completed" in client.stdout, client.stderr)
             code = src.wait_exit(timeout=600)  # a source that handed over exits
             time.sleep(0.5)
             final = [e["data"] for e in events.named("MIGRATION") if e["data"]["status"] != "active"]
