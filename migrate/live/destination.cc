@@ -103,14 +103,16 @@ void MigrationDestination::receive_memory_and_state() {
     const Frame frame = next_frame();
     switch (frame.type) {
       case MessageType::pages:
-        if (!state_.empty()) throw ProtocolError("Pages after State");
+        if (state_started_) throw ProtocolError("Pages after State");
         receive_pages(frame);
         break;
       case MessageType::round_end:
+        if (state_started_) throw ProtocolError("RoundEnd after State");
         end_round(frame);
         break;
       case MessageType::state:
         if (open_round_ != 0) throw ProtocolError("State before RoundEnd");
+        state_started_ = true;
         if (state_.size() + frame.payload.size() > kMaxStateSectionBytes)
           throw ProtocolError("the state section exceeds " + std::to_string(kMaxStateSectionBytes) + " bytes");
         state_.insert(state_.end(), frame.payload.begin(), frame.payload.end());
@@ -136,7 +138,8 @@ void MigrationDestination::receive_pages(const Frame& frame) {
     throw ProtocolError("Pages of round " + std::to_string(*round) + " after round " + std::to_string(ended_round_) +
                         (open_round_ ? " while round " + std::to_string(open_round_) + " is open" : ""));
   open_round_ = *round;
-  auto stats = read_page_batch(source, vm_.memory());
+  // The cap bounds the work one frame causes (a zero run is a few bytes).
+  auto stats = read_page_batch(source, vm_.memory(), kMaxPagesPerFrame);
   if (!stats) throw ProtocolError("Pages message: " + stats.error());
   if (source.remaining() != 0) throw ProtocolError("Pages message: bytes after the page batch");
   if (result_.version < kProtocolV2 && stats->zero_pages != 0)

@@ -97,6 +97,7 @@ class MigrationDestination {
   uint32_t ended_round_ = 0;  // the last RoundEnd
   uint32_t open_round_ = 0;   // Pages seen, RoundEnd not yet; 0: none
   uint64_t round_pages_ = 0;  // pages of the open round
+  bool state_started_ = false;  // a State frame came: no more pages or rounds
   std::vector<uint8_t> state_;
 };
 

@@ -24,6 +24,9 @@ struct Direction {
   bool writer_closed = false;
   bool reader_closed = false;
   Clock::time_point throttle_until{};
+
+  // The reader gets no more bytes after what is queued.
+  bool ended() const { return writer_closed || (faults.end_after && written >= *faults.end_after); }
 };
 
 struct Link {
@@ -51,6 +54,7 @@ class MemoryChannel final : public Channel {
         link_->changed.notify_all();
         throw ChannelError("connection reset");
       }
+      if (f.end_after && out_.written >= *f.end_after) throw ChannelError("sending side shut down");
       const uint64_t used = out_.data.size() + out_.lost;
       if (used >= link_->capacity) {
         wait(lock, [&] { return out_.data.size() + out_.lost < link_->capacity || out_.reader_closed || stopped(); },
@@ -59,6 +63,7 @@ class MemoryChannel final : public Channel {
       }
       uint64_t n = std::min<uint64_t>(data.size() - done, link_->capacity - used);
       if (f.reset_after) n = std::min(n, *f.reset_after - out_.written);
+      if (f.end_after) n = std::min(n, *f.end_after - out_.written);
       const bool lost = f.blackhole_after && out_.written >= *f.blackhole_after;
       if (f.blackhole_after && !lost) n = std::min(n, *f.blackhole_after - out_.written);
       if (f.bytes_per_second) n = std::min<uint64_t>(n, kThrottleStep);
@@ -96,14 +101,14 @@ class MemoryChannel final : public Channel {
         return n;
       }
       if (link_->reset) throw ChannelError("connection reset");
-      if (in_.writer_closed) throw ChannelError("connection closed by the peer");
-      wait(lock, [&] { return !in_.data.empty() || in_.writer_closed || stopped(); }, "receiving");
+      if (in_.ended()) throw ChannelError("connection closed by the peer");
+      wait(lock, [&] { return !in_.data.empty() || in_.ended() || stopped(); }, "receiving");
     }
   }
 
   bool readable() override {
     std::lock_guard lock(link_->mutex);
-    return !in_.data.empty() || in_.writer_closed || stopped();
+    return !in_.data.empty() || in_.ended() || stopped();
   }
 
   void close() override {

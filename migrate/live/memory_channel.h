@@ -2,7 +2,7 @@
 // Two connected in-memory channels, for testing the protocol without
 // sockets, with the faults a real link has: a reset (both ends fail), a
 // silent cut (bytes vanish, readers and then writers time out), a corrupted
-// byte, limited bandwidth. Each direction holds at most `capacity` bytes in
+// byte, limited bandwidth, a peer that stops sending but keeps reading. Each direction holds at most `capacity` bytes in
 // flight, so a writer blocks like on a socket whose buffers are full.
 // "The peer dies" is closing its end from any thread.
 #include <chrono>
@@ -23,6 +23,10 @@ struct LinkFaults {
   std::optional<uint64_t> blackhole_after;
   // The byte at this offset arrives inverted.
   std::optional<uint64_t> corrupt_at;
+  // Bytes before the offset arrive, then the stream ends as after a TCP
+  // half-close (shutdown of the writer's sending side): the reader sees the
+  // end, the writer fails to send more but can still receive.
+  std::optional<uint64_t> end_after;
   uint64_t bytes_per_second = 0;  // 0: as fast as memory
 };
 

@@ -85,7 +85,9 @@ struct RoundEnd {
 [[nodiscard]] std::vector<uint8_t> encode_state_end(uint64_t state_bytes);
 [[nodiscard]] uint64_t decode_state_end(std::span<const uint8_t> payload);
 
-// Pages: u32 round, then one page batch (guest_pages.h) to the frame's end.
+// Pages: u32 round, then one page batch (guest_pages.h) to the frame's end,
+// of at most kMaxPagesPerFrame pages (data and zero; about 1 MiB).
+inline constexpr uint32_t kMaxPagesPerFrame = 256;
 // Ready, ConfigOk, Commit, CommitAck: empty. Config: vm_config.h.
 void expect_empty(MessageType type, std::span<const uint8_t> payload);
 

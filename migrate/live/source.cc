@@ -56,7 +56,7 @@ const char* phase_name(SourcePhase phase) {
 
 MigrationSource::MigrationSource(SourceVm& vm, Channel& channel, SourceOptions options)
     : vm_(vm), channel_(channel), options_(std::move(options)) {
-  options_.pages_per_frame = std::clamp<size_t>(options_.pages_per_frame, 1, 256);
+  options_.pages_per_frame = std::clamp<size_t>(options_.pages_per_frame, 1, kMaxPagesPerFrame);
 }
 
 bool MigrationSource::cancel() {

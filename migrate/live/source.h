@@ -76,7 +76,7 @@ struct SourceOptions {
   // says; 0: no limit (only `timeout` ends a migration that cannot converge).
   uint32_t max_rounds = 0;
   std::vector<uint32_t> versions = kSupportedVersions;  // offered; the destination picks the highest it speaks
-  size_t pages_per_frame = 256;
+  size_t pages_per_frame = kMaxPagesPerFrame;  // 1..kMaxPagesPerFrame
   // Called on the migration thread at each phase change, after each round,
   // and during a round at most this often.
   std::function<void(const SourceProgress&)> on_progress;

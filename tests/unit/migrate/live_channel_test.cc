@@ -75,6 +75,31 @@ TEST(MemoryChannel, ResetAfterDeliversTheBytesBeforeIt) {
   EXPECT_EQ(error_of<ChannelError>([&] { pipe.second->send(got); }), "connection reset");
 }
 
+TEST(MemoryChannel, EndAfterEndsOneDirectionOnly) {
+  MemoryChannelOptions options;
+  options.to_second.end_after = 5;
+  auto pipe = make_memory_channel_pair(options);
+  EXPECT_EQ(error_of<ChannelError>([&] { pipe.first->send(bytes(10)); }), "sending side shut down");
+  std::vector<uint8_t> got(5);
+  pipe.second->receive(got);
+  EXPECT_EQ(got, bytes(5));
+  EXPECT_TRUE(pipe.second->readable());
+  EXPECT_EQ(error_of<ChannelError>([&] { pipe.second->receive(got); }), "connection closed by the peer");
+  // The other way still works: the reader can answer, the writer reads it.
+  pipe.second->send(bytes(3));
+  std::vector<uint8_t> answer(3);
+  pipe.first->receive(answer);
+  EXPECT_EQ(answer, bytes(3));
+}
+
+TEST(MemoryChannel, EndAfterZeroIsAnEmptyStream) {
+  MemoryChannelOptions options;
+  options.to_second.end_after = 0;
+  auto pipe = make_memory_channel_pair(options);
+  uint8_t b[1];
+  EXPECT_EQ(error_of<ChannelError>([&] { pipe.second->receive(b); }), "connection closed by the peer");
+}
+
 TEST(MemoryChannel, BlackholeOnlyTimesOut) {
   MemoryChannelOptions options;
   options.capacity = 64;

@@ -9,7 +9,7 @@
 
 #include <filesystem>
 
-#include "golden_machine.h"
+#include "golden_machine_checks.h"
 #include "migrate/stream.h"
 
 namespace wren::migrate {
