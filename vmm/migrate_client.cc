@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <istream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -34,8 +35,28 @@ class ApiConnection {
       auto msg = nlohmann::json::parse(reply, nullptr, false);
       if (msg.is_discarded()) throw std::runtime_error("the control socket sent a line that is not JSON");
       if (!msg.contains("event")) return msg;
+      if (msg["event"] == "MIGRATION" && msg.contains("data")) last_event = msg["data"];
     }
   }
+
+  // Reads whatever the peer sent before it closed, keeping its events.
+  void drain() {
+    boost::system::error_code ec;
+    while (!ec) {
+      boost::asio::read_until(socket_, buffer_, '\n', ec);
+      std::istream in(&buffer_);
+      std::string line;
+      while (std::getline(in, line)) {
+        auto msg = nlohmann::json::parse(line, nullptr, false);
+        if (msg.is_object() && msg.value("event", std::string()) == "MIGRATION" && msg.contains("data"))
+          last_event = msg["data"];
+      }
+    }
+  }
+
+  // The newest MIGRATION event: a source that handed its guest over sends
+  // the final one ("completed") just before it exits.
+  nlohmann::json last_event;
 
  private:
   boost::asio::io_context io_;
@@ -61,9 +82,10 @@ std::string progress_line(const nlohmann::json& s) {
 
 int run_migrate_command(const MigrateCommand& cmd) {
   std::string last_phase = "none";
+  std::optional<ApiConnection> api;
   try {
-    ApiConnection api(cmd.api_path);
-    auto started = api.request("migrate", {{"uri", cmd.uri},
+    api.emplace(cmd.api_path);
+    auto started = api->request("migrate", {{"uri", cmd.uri},
                                            {"downtime_ms", cmd.downtime_ms},
                                            {"timeout_s", cmd.timeout_s},
                                            {"max_bandwidth_mbps", cmd.max_bandwidth_mbps}});
@@ -73,7 +95,7 @@ int run_migrate_command(const MigrateCommand& cmd) {
     }
     std::string shown;
     for (;;) {
-      auto reply = api.request("query-migrate");
+      auto reply = api->request("query-migrate");
       if (!reply.contains("return")) throw std::runtime_error(reply.dump());
       const auto& s = reply["return"];
       const std::string status = s.value("status", std::string("none"));
@@ -98,6 +120,12 @@ int run_migrate_command(const MigrateCommand& cmd) {
     }
   } catch (const std::exception& e) {
     // A source that handed its guest over exits, closing the socket.
+    if (api) api->drain();
+    if (api && api->last_event.value("status", std::string()) == "completed") {
+      std::printf("migration completed: downtime %llu ms (the source handed over and exited)\n",
+                  number<unsigned long long>(api->last_event, "downtime_ms"));
+      return 0;
+    }
     if (last_phase == "committing" || last_phase == "done") {
       std::printf("migration completed (the source exited after the commit)\n");
       return 0;
