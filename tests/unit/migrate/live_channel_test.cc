@@ -223,24 +223,27 @@ TEST(TcpChannel, CarriesBytesAndEndsCleanly) {
 }
 
 TEST(TcpChannel, SilentPeerTimesOut) {
-  auto [server, c, port] = connect_on_loopback(milliseconds{150});
+  const Connected link = connect_on_loopback(milliseconds{150});
+  const auto& c = link.client;  // a reference, not a binding: lambdas capture it
   const auto started = Clock::now();
   uint8_t b[1];
   EXPECT_EQ(error_of<ChannelTimeout>([&] { c->receive(b); }),
-            "no progress receiving from 127.0.0.1:" + std::to_string(port) + " for 150 ms");
+            "no progress receiving from 127.0.0.1:" + std::to_string(link.port) + " for 150 ms");
   EXPECT_LT(Clock::now() - started, milliseconds{2000});
   // Once timed out the channel is done.
   EXPECT_THROW(c->send(std::vector<uint8_t>{1}), ChannelError);
 }
 
 TEST(TcpChannel, SenderStallsIntoATimeout) {
-  auto [server, c, port] = connect_on_loopback(milliseconds{200});
+  const Connected link = connect_on_loopback(milliseconds{200});
+  const auto& c = link.client;  // a reference, not a binding: lambdas capture it
   const auto data = bytes(64 << 20);  // far more than socket buffers hold
   EXPECT_TRUE(error_of<ChannelTimeout>([&] { c->send(data); }).starts_with("no progress sending to 127.0.0.1:"));
 }
 
 TEST(TcpChannel, CloseFromAnotherThreadUnblocksAReceive) {
-  auto [server, c, port] = connect_on_loopback();
+  const Connected link = connect_on_loopback();
+  const auto& c = link.client;  // a reference, not a binding: lambdas capture it
   std::thread closer([&] {
     std::this_thread::sleep_for(milliseconds{50});
     c->close();
@@ -251,7 +254,7 @@ TEST(TcpChannel, CloseFromAnotherThreadUnblocksAReceive) {
   EXPECT_LT(Clock::now() - started, milliseconds{2000});
   closer.join();
   // The peer sees the end of the stream.
-  EXPECT_THROW(server->receive(b), ChannelError);
+  EXPECT_THROW(link.server->receive(b), ChannelError);
 }
 
 TEST(TcpChannel, ConnectRefused) {
