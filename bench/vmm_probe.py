@@ -2,8 +2,10 @@
 scratch network namespace, time it to a console line, and measure its
 memory overhead (resident memory outside the guest-RAM mapping)."""
 
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -36,17 +38,81 @@ def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=Fa
     return cmd
 
 
-def qemu_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False):
+def qemu_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False, mac=None, qmp=None,
+             incoming=None):
     # -cpu host fails here (QEMU cannot set MSR 0x10a on this backend): use its default model.
     cmd = ["qemu-system-x86_64", "-enable-kvm", "-m", str(mem_mb), "-smp", "1",
            "-nographic", "-no-reboot", "-nodefaults", "-serial", f"file:{serial}", "-display", "none",
            "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
     if net_tap:
         cmd += ["-netdev", f"tap,id=n0,ifname={net_tap},script=no,downscript=no,vhost=off",
-                "-device", "virtio-net-pci,netdev=n0"]
+                "-device", "virtio-net-pci,netdev=n0" + (f",mac={mac}" if mac else "")]
     if test_exit:
         cmd += ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if qmp:
+        cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
+    if incoming:
+        cmd += ["-incoming", incoming]
     return cmd
+
+
+class QemuVm(harness.Wren):
+    """QEMU in a namespace, driven like harness.Wren: serial to a file, and
+    request() speaking QMP on a unix socket instead of Wren's control socket.
+    QEMU serves one QMP client at a time, so one connection carries every
+    command; the events read on the way are kept in `events`."""
+
+    def __init__(self, netns, kernel, initrd, cmdline, mem_mb, name="qemu", workdir=None, mac=None, incoming=None):
+        super().__init__(netns, [], name=name, workdir=workdir)
+        self.qemu_args = dict(kernel=kernel, initrd=initrd, cmdline=cmdline, mem_mb=mem_mb, mac=mac,
+                              incoming=incoming)
+        self.qmp = None
+        self.events = []
+
+    def command(self):
+        a = self.qemu_args
+        return qemu_cmd(a["kernel"], a["initrd"], a["cmdline"], a["mem_mb"], self.serial, net_tap=self.netns.tap,
+                        mac=a["mac"], qmp=self.api, incoming=a["incoming"])
+
+    def __exit__(self, *exc):
+        if self.qmp:
+            self.qmp.close()
+        super().__exit__(*exc)
+
+    def request(self, command, **args):
+        """Runs one QMP command; returns the reply ("return" or "error")."""
+        if self.qmp is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(30)
+            try:
+                sock.connect(str(self.api))
+                qmp = sock.makefile("rw")
+            finally:
+                sock.close()  # the file keeps the connection open
+            qmp.readline()  # greeting
+            self.qmp = qmp
+            self._call("qmp_capabilities")
+        return self._call(command, args)
+
+    def _call(self, command, args=None):
+        self.qmp.write(json.dumps({"execute": command, **({"arguments": args} if args else {})}) + "\n")
+        self.qmp.flush()
+        while True:
+            line = self.qmp.readline()
+            if not line:
+                raise OSError(f"QMP connection closed during {command}")
+            msg = json.loads(line)
+            if "event" in msg:
+                self.events.append(msg)
+            elif "return" in msg or "error" in msg:
+                return msg
+
+    def event_time(self, name, since=0):
+        """Host time (s) of the first `name` event from events[since:], or None."""
+        for e in self.events[since:]:
+            if e["event"] == name:
+                return e["timestamp"]["seconds"] + e["timestamp"]["microseconds"] / 1e6
+        return None
 
 
 def boot_until(netns, cmd, serial, pattern, guest_ram_bytes, timeout=900):

@@ -147,8 +147,11 @@ class Wren:
         self.args = args
         self.proc = None
 
+    def command(self):
+        return [wren_binary(), "run", "--serial", f"file:{self.serial}", "--api", f"unix:{self.api}", *self.args]
+
     def __enter__(self):
-        cmd = [wren_binary(), "run", "--serial", f"file:{self.serial}", "--api", f"unix:{self.api}", *self.args]
+        cmd = self.command()
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns.name, *cmd]
         log("starting: " + " ".join(shlex.quote(c) for c in cmd))
