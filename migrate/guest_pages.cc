@@ -10,26 +10,25 @@ namespace {
 
 using Page = std::array<uint8_t, kPageSize>;
 
-bool all_zero(std::span<const uint8_t> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
-}
-
 class BatchWriter {
  public:
   explicit BatchWriter(ByteSink& sink, ZeroPages zero_pages = ZeroPages::as_runs)
       : counted_(sink), crc_(counted_), zero_pages_(zero_pages) {}
 
-  void page(uint64_t gpa, const Page& data) {
-    if (zero_pages_ == ZeroPages::as_runs && all_zero(data)) {
-      if (zero_count_ > 0 && gpa == zero_start_ + zero_count_ * kPageSize) {
-        ++zero_count_;
-        return;
-      }
-      flush_zeros();
-      zero_start_ = gpa;
-      zero_count_ = 1;
+  // Whether all-zero pages are sent as runs (else as data like any page).
+  bool zero_runs() const { return zero_pages_ == ZeroPages::as_runs; }
+
+  void zero_page(uint64_t gpa) {
+    if (zero_count_ > 0 && gpa == zero_start_ + zero_count_ * kPageSize) {
+      ++zero_count_;
       return;
     }
+    flush_zeros();
+    zero_start_ = gpa;
+    zero_count_ = 1;
+  }
+
+  void data_page(uint64_t gpa, const Page& data) {
     flush_zeros();
     put_u8(crc_, kPageTagData);
     put_u64(crc_, gpa);
@@ -75,6 +74,22 @@ class BatchWriter {
   uint64_t zero_count_ = 0;
 };
 
+// Zero pages are recognised in place; only data pages are copied out.
+bool write_page(const GuestMemory& memory, uint64_t gpa, BatchWriter& writer) {
+  if (writer.zero_runs()) {
+    const auto zero = memory.all_zero(gpa, kPageSize);
+    if (!zero) return false;
+    if (*zero) {
+      writer.zero_page(gpa);
+      return true;
+    }
+  }
+  Page page;
+  if (!memory.read(gpa, page)) return false;
+  writer.data_page(gpa, page);
+  return true;
+}
+
 Failure fail(const std::string& what) { return Failure{"guest memory stream: " + what}; }
 
 struct CountingSource final : ByteSource {
@@ -119,9 +134,10 @@ Expected<PageStats> read_batch(ByteSource& raw, GuestMemory* memory, uint64_t li
       if (*gpa > UINT64_MAX - len) return fail("zero run wraps around");
       if (memory) {
         if (!memory->contains(*gpa, len)) return fail("zero run at " + std::to_string(*gpa) + " is not guest RAM");
+        // Checked in place: a fresh destination's pages stay unpopulated.
         for (uint64_t at = *gpa; at < *gpa + len; at += kPageSize) {
-          if (!memory->read(at, page)) return fail("zero run is not guest RAM");
-          if (!all_zero(page) && !memory->fill(at, 0, kPageSize)) return fail("zero run is not guest RAM");
+          const auto zero = memory->all_zero(at, kPageSize);
+          if (!zero || (!*zero && !memory->fill(at, 0, kPageSize))) return fail("zero run is not guest RAM");
         }
       }
       stats.zero_pages += *count;
@@ -162,23 +178,18 @@ std::optional<std::string> check_layout_matches(const GuestMemoryLayout& layout,
 PageStats write_page_batch(const GuestMemory& memory, std::span<const uint64_t> page_gpas, ByteSink& sink,
                            ZeroPages zero_pages) {
   BatchWriter writer(sink, zero_pages);
-  Page page;
   for (uint64_t gpa : page_gpas) {
-    if (gpa % kPageSize != 0 || !memory.read(gpa, page))
+    if (gpa % kPageSize != 0 || !write_page(memory, gpa, writer))
       throw std::invalid_argument("write_page_batch: " + std::to_string(gpa) + " is not a guest RAM page");
-    writer.page(gpa, page);
   }
   return writer.finish();
 }
 
 PageStats write_all_pages(const GuestMemory& memory, ByteSink& sink) {
   BatchWriter writer(sink);
-  Page page;
   for (const auto& region : memory.regions()) {
-    for (uint64_t gpa = region.gpa; gpa < region.gpa + region.size; gpa += kPageSize) {
-      if (!memory.read(gpa, page)) throw std::logic_error("guest RAM region is not readable");
-      writer.page(gpa, page);
-    }
+    for (uint64_t gpa = region.gpa; gpa < region.gpa + region.size; gpa += kPageSize)
+      if (!write_page(memory, gpa, writer)) throw std::logic_error("guest RAM region is not readable");
   }
   return writer.finish();
 }

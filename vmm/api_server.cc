@@ -4,8 +4,10 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <istream>
@@ -20,6 +22,7 @@ class ApiServer::Session : public std::enable_shared_from_this<Session> {
   Session(ApiServer& server, asio::local::stream_protocol::socket sock) : server_(server), sock_(std::move(sock)) {}
 
   void start() { read(); }
+  bool output_pending() const { return !out_.empty(); }
 
   void send(std::string line) {
     const bool idle = out_.empty();
@@ -94,6 +97,20 @@ void ApiServer::emit(const std::string& event, json data) {
               {"timestamp", std::chrono::duration_cast<std::chrono::microseconds>(now).count()}};
   asio::post(io_, [this, line = msg.dump() + "\n"] {
     for (const auto& s : sessions_) s->send(line);
+  });
+}
+
+void ApiServer::after_output_flushed(std::function<void()> done, std::chrono::milliseconds limit) {
+  poll_flushed(std::move(done), std::chrono::steady_clock::now() + limit);
+}
+
+// Write completions run on this loop, so polling it briefly is enough.
+void ApiServer::poll_flushed(std::function<void()> done, std::chrono::steady_clock::time_point deadline) {
+  const bool pending = std::any_of(sessions_.begin(), sessions_.end(), [](const auto& s) { return s->output_pending(); });
+  if (!pending || std::chrono::steady_clock::now() >= deadline) return done();
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(2));
+  timer->async_wait([this, timer, done = std::move(done), deadline](boost::system::error_code) mutable {
+    poll_flushed(std::move(done), deadline);
   });
 }
 

@@ -6,6 +6,7 @@
 // Handlers run on the event loop thread.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,12 +37,18 @@ class ApiServer {
   // Sends an event to every connected client; callable from any thread.
   void emit(const std::string& event, nlohmann::json data);
 
+  // On the loop: calls `done` once every client has been sent all that is
+  // queued for it (a VMM about to exit lets its last events out first), or
+  // after `limit` if a client stops reading.
+  void after_output_flushed(std::function<void()> done, std::chrono::milliseconds limit);
+
   // Handles one request line; public for unit tests.
   nlohmann::json dispatch(const std::string& line);
 
  private:
   class Session;
   void accept();
+  void poll_flushed(std::function<void()> done, std::chrono::steady_clock::time_point deadline);
 
   boost::asio::io_context& io_;
   std::string path_;

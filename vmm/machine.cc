@@ -190,7 +190,13 @@ MigrationHost Machine::migration_host() {
       // Through the loop, so the final MIGRATION event goes out before the VMM ends.
       .on_migrated =
           [this](const std::string& why) {
-            boost::asio::post(loop_.context(), [this, why] { outcome_.report({VmOutcome::Kind::Quit, 0, why}); });
+            boost::asio::post(loop_.context(), [this, why] {
+              auto quit = [this, why] { outcome_.report({VmOutcome::Kind::Quit, 0, why}); };
+              if (api_)
+                api_->after_output_flushed(quit, std::chrono::seconds(1));
+              else
+                quit();
+            });
           },
       .emit = [this](const std::string& event, const nlohmann::json& data) {
         if (api_) api_->emit(event, data);

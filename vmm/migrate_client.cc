@@ -29,28 +29,22 @@ class ApiConnection {
     boost::asio::write(socket_, boost::asio::buffer(line));
     for (;;) {
       boost::asio::read_until(socket_, buffer_, '\n');
-      std::istream in(&buffer_);
-      std::string reply;
-      std::getline(in, reply);
-      auto msg = nlohmann::json::parse(reply, nullptr, false);
+      auto msg = nlohmann::json::parse(next_line(), nullptr, false);
       if (msg.is_discarded()) throw std::runtime_error("the control socket sent a line that is not JSON");
       if (!msg.contains("event")) return msg;
-      if (msg["event"] == "MIGRATION" && msg.contains("data")) last_event = msg["data"];
+      note_event(msg);
     }
   }
 
-  // Reads whatever the peer sent before it closed, keeping its events.
+  // Reads whatever the peer sent before it closed, keeping its events. Only
+  // whole lines: a read may end in the middle of one.
   void drain() {
-    boost::system::error_code ec;
-    while (!ec) {
+    for (;;) {
+      boost::system::error_code ec;
       boost::asio::read_until(socket_, buffer_, '\n', ec);
-      std::istream in(&buffer_);
-      std::string line;
-      while (std::getline(in, line)) {
-        auto msg = nlohmann::json::parse(line, nullptr, false);
-        if (msg.is_object() && msg.value("event", std::string()) == "MIGRATION" && msg.contains("data"))
-          last_event = msg["data"];
-      }
+      if (ec) return;
+      auto msg = nlohmann::json::parse(next_line(), nullptr, false);
+      if (msg.is_object()) note_event(msg);
     }
   }
 
@@ -59,6 +53,18 @@ class ApiConnection {
   nlohmann::json last_event;
 
  private:
+  // The first line in buffer_ (read_until has made sure it is complete).
+  std::string next_line() {
+    std::istream in(&buffer_);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  }
+
+  void note_event(const nlohmann::json& msg) {
+    if (msg.value("event", std::string()) == "MIGRATION" && msg.contains("data")) last_event = msg["data"];
+  }
+
   boost::asio::io_context io_;
   stream_protocol::socket socket_;
   boost::asio::streambuf buffer_;

@@ -77,7 +77,7 @@ SourceResult MigrationSource::run() {
     await_ready();
     commit();
     result_.outcome = SourceOutcome::migrated;
-    report(SourcePhase::done, result_.rounds, 0, 0);
+    report(SourcePhase::done, result_.rounds + 1, 0, 0);  // pre-copy rounds and the stop-and-copy
   } catch (const std::exception& e) {
     fail(e);
   }

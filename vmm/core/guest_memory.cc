@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "vmm/core/layout.h"
+#include "vmm/core/zero_bytes.h"
 
 namespace wren {
 
@@ -99,6 +100,15 @@ bool GuestMemory::fill(uint64_t gpa, uint8_t value, uint64_t len) {
   });
   if (ok) mark_dirty(gpa, len);
   return ok;
+}
+
+std::optional<bool> GuestMemory::all_zero(uint64_t gpa, uint64_t len) const {
+  bool zero = true;
+  const bool ok = for_each_chunk(gpa, len, [&](const Backing& b, uint64_t off, uint64_t, uint64_t n) {
+    if (zero) zero = bytes_are_zero(std::span(b.mapping.data() + off, n));
+  });
+  if (!ok) return std::nullopt;
+  return zero;
 }
 
 std::optional<std::vector<GuestSlice>> GuestMemory::slices(uint64_t gpa, uint64_t len, bool for_write) {

@@ -44,6 +44,9 @@ class GuestMemory {
   [[nodiscard]] bool read(uint64_t gpa, std::span<uint8_t> out) const;
   [[nodiscard]] bool write(uint64_t gpa, std::span<const uint8_t> in);
   [[nodiscard]] bool fill(uint64_t gpa, uint8_t value, uint64_t len);
+  // Whether every byte of [gpa, gpa+len) is zero, checked in place (no
+  // copy); nullopt if the range is not all guest RAM.
+  [[nodiscard]] std::optional<bool> all_zero(uint64_t gpa, uint64_t len) const;
 
   // Typed access for trivially copyable objects (copied, never aliased).
   template <typename T>

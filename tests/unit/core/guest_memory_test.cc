@@ -93,5 +93,18 @@ TEST(GuestMemory, X86LayoutSplitsAroundThePciHole) {
   EXPECT_EQ(big[1].size, 4 * layout::kGiB - layout::kLowRamEnd);
 }
 
+TEST(GuestMemoryAllZero, ChecksInPlaceAcrossRegionsAndRefusesOutsideRam) {
+  GuestMemory mem({{0, 2 * kPage}, {0x10000, kPage}});
+  EXPECT_EQ(mem.all_zero(0, 2 * kPage), std::optional<bool>(true));
+  ASSERT_TRUE(mem.write_obj<uint8_t>(2 * kPage - 1, 7));  // the very last byte of a region
+  EXPECT_EQ(mem.all_zero(0, 2 * kPage), std::optional<bool>(false));
+  EXPECT_EQ(mem.all_zero(0, 2 * kPage - 1), std::optional<bool>(true));
+  ASSERT_TRUE(mem.write_obj<uint8_t>(0x10000 + 64, 1));  // past the first 64-byte block
+  EXPECT_EQ(mem.all_zero(0x10000, 64), std::optional<bool>(true));
+  EXPECT_EQ(mem.all_zero(0x10000, 65), std::optional<bool>(false));
+  EXPECT_EQ(mem.all_zero(kPage, 2 * kPage), std::nullopt);  // runs into the gap
+  EXPECT_EQ(mem.all_zero(UINT64_MAX - 10, 20), std::nullopt);  // wraps
+}
+
 }  // namespace
 }  // namespace wren

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <istream>
+#include <string>
+
 namespace wren {
 namespace {
 
@@ -29,6 +35,41 @@ TEST_F(ApiServerTest, HandlerErrorsBecomeReplies) {
   auto r = server.dispatch(R"({"execute":"fail"})");
   EXPECT_EQ(r["error"]["class"], "DeviceNotFound");
   EXPECT_EQ(r["error"]["desc"], "no");
+}
+
+TEST_F(ApiServerTest, FlushWaitsUntilEveryEventReachedTheClient) {
+  boost::asio::local::stream_protocol::socket client(io);
+  client.connect(boost::asio::local::stream_protocol::endpoint(::testing::TempDir() + "/api_server_test.sock"));
+  while (io.poll() > 0) {
+  }  // the accept
+  for (int i = 0; i < 50; ++i) server.emit("MIGRATION", {{"n", i}, {"pad", std::string(1000, 'x')}});
+  bool flushed = false;
+  boost::asio::post(io, [&] { server.after_output_flushed([&] { flushed = true; }, std::chrono::seconds(5)); });
+  boost::asio::streambuf in;
+  int received = 0;
+  const auto read_ready_lines = [&] {
+    while (in.size() > 0 || client.available() > 0) {
+      boost::asio::read_until(client, in, '\n');
+      std::istream lines(&in);
+      std::string line;
+      std::getline(lines, line);
+      ++received;
+    }
+  };
+  // The client reads while the server writes, until the flush reports; by
+  // then every line was written to the socket.
+  while (!flushed) {
+    io.run_one_for(std::chrono::milliseconds(10));
+    read_ready_lines();
+  }
+  read_ready_lines();
+  EXPECT_EQ(received, 50);
+}
+
+TEST_F(ApiServerTest, FlushWithoutClientsIsImmediate) {
+  bool flushed = false;
+  server.after_output_flushed([&] { flushed = true; }, std::chrono::seconds(5));
+  EXPECT_TRUE(flushed);
 }
 
 }  // namespace
