@@ -66,6 +66,8 @@ parser.add_argument("--vmm", choices=["both", "wren", "qemu"], default="both",
                     help="run one VMM only (for development; no ratios)")
 parser.add_argument("--memory-mb", type=int, default=256)
 parser.add_argument("--downtime-ms", type=int, default=300, help="downtime budget given to both VMMs")
+parser.add_argument("--repeats", type=int, default=3,
+                    help="migrations per scenario (back and forth between the hosts); the table shows medians")
 parser.add_argument("--ping-interval", type=float, default=None,
                     help="seconds between pings; default: adaptive (ping -A: the next as soon as the last is answered)")
 args = parser.parse_args()
@@ -243,12 +245,12 @@ class Run:
         self.vm.wait_for(r"WREN-TEST: counter=\d+", timeout=300, start=start)
         log(f"{self.driver.name}: guest dirtying memory")
 
-    def migrate(self, scenario):
+    def migrate(self, scenario, repeat):
         dst_host = "B" if self.host == "A" else "A"
         ip = HOST_IPS[dst_host]
-        dst = self.driver.destination(self.hosts[dst_host], ip, f"{self.driver.name}-{scenario}")
+        dst = self.driver.destination(self.hosts[dst_host], ip, f"{self.driver.name}-{scenario}-{repeat}")
         self.stack.callback(dst.__exit__, None, None, None)
-        pinger = Pinger(self.hosts["A"], workdir / f"{self.driver.name}-{scenario}.ping")
+        pinger = Pinger(self.hosts["A"], workdir / f"{self.driver.name}-{scenario}-{repeat}.ping")
         try:
             time.sleep(3)  # a baseline of undisturbed replies
             log(f"{self.driver.name}: migrating ({scenario}) host {self.host} -> host {dst_host}")
@@ -262,10 +264,10 @@ class Run:
             raise RuntimeError(f"{self.driver.name}: no ping reply after the {scenario} migration")
         (gap, gap_from, gap_to), baseline, rtt, lost = ping_stats(pinger.replies(), start)
         idle_ok = scenario != "idle" or f"step {DIRTY_STEP} " not in dst.console()
-        self.results[scenario] = dict(gap_ms=gap * 1000, **vmm_figures,
-                                      baseline_ms=baseline * 1000, rtt_ms=rtt, lost=lost, valid=idle_ok,
-                                      gap_from_s=round(gap_from, 3), gap_to_s=round(gap_to, 3))
-        log(f"{self.driver.name} {scenario}: {self.results[scenario]}")
+        result = dict(gap_ms=gap * 1000, **vmm_figures, baseline_ms=baseline * 1000, rtt_ms=rtt, lost=lost,
+                      valid=idle_ok, gap_from_s=round(gap_from, 3), gap_to_s=round(gap_to, 3))
+        self.results.setdefault(scenario, []).append(result)
+        log(f"{self.driver.name} {scenario} #{repeat}: {result}")
         if not idle_ok:
             log(f"{self.driver.name}: WARNING the guest started dirtying during the idle migration")
         self.vm, self.host = dst, dst_host
@@ -287,18 +289,20 @@ def print_table(runs):
     print("-" * len(header))
     for scenario in ("idle", "dirtying"):
         for label, key, unit in ROWS:
-            vals = [r.results[scenario][key] for r in runs]
+            vals = [vmm_probe.median([res[key] for res in r.results[scenario]]) for r in runs]
             line = f"{scenario:9s} {label + (f' ({unit})' if unit else ''):32s}"
             line += "".join(f"{v:10.1f}" if isinstance(v, float) else f"{v:10d}" for v in vals)
             if len(runs) == 2:
                 line += f"{vals[0] / vals[1]:11.2f}" if vals[1] else f"{'-':>11s}"
             print(line)
     for r in runs:
-        for scenario, res in r.results.items():
-            if not res["valid"]:
+        for scenario, results in r.results.items():
+            if not all(res["valid"] for res in results):
                 print(f"note: {r.driver.name} {scenario}: the guest was already dirtying memory")
+            for key in ("gap_ms", "stop_to_resume_ms", "total_ms"):
+                print(f"{r.driver.name} {scenario} {key}: " + ", ".join(f"{res[key]:.0f}" for res in results))
     pace = "adaptive pings" if args.ping_interval is None else f"a ping every {args.ping_interval * 1000:g} ms"
-    print(f"memory {args.memory_mb} MiB, downtime budget {args.downtime_ms} ms, {pace} from host A; logs in {workdir}")
+    print(f"medians of {args.repeats} migrations per scenario; memory {args.memory_mb} MiB, downtime budget {args.downtime_ms} ms, {pace} from host A; logs in {workdir}")
 
 
 drivers = {"wren": [WrenDriver()], "qemu": [QemuDriver()], "both": [WrenDriver(), QemuDriver()]}[args.vmm]
@@ -308,9 +312,11 @@ with contextlib.ExitStack() as stack:
     with cf.ThreadPoolExecutor(len(runs)) as pool:
         list(pool.map(Run.boot, runs))
     for r in runs:
-        r.migrate("idle")
+        for i in range(args.repeats):
+            r.migrate("idle", i + 1)
     for r in runs:
         r.start_dirtying()
     for r in runs:
-        r.migrate("dirtying")
+        for i in range(args.repeats):
+            r.migrate("dirtying", i + 1)
     print_table(runs)
