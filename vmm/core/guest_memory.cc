@@ -26,7 +26,7 @@ GuestMemory::GuestMemory(std::vector<MemoryRegion> regions) : regions_(std::move
     prev_end = end;
     Backing b;
     b.region = r;
-    b.mapping = Mapping::anonymous(r.size);
+    b.mapping = Mapping::guest_ram(r.size);
     b.dirty_words = (r.size / kPage + 63) / 64;
     b.dirty = std::make_unique<std::atomic<uint64_t>[]>(b.dirty_words);
     for (size_t w = 0; w < b.dirty_words; ++w) b.dirty[w].store(0, std::memory_order_relaxed);
