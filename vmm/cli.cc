@@ -118,6 +118,9 @@ std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int 
       ->check(CLI::ExistingFile);
   run->add_option("--restore", cfg.restore, "Continue the snapshot FILE instead of booting a kernel")
       ->check(CLI::ExistingFile);
+  run->add_option("--firmware", cfg.firmware,
+                  "Boot this BIOS image (e.g. SeaBIOS) from the reset vector; --kernel is then loaded through fw_cfg")
+      ->check(CLI::ExistingFile);
   run->add_option("--initrd", cfg.initrd, "Initial ramdisk")->check(CLI::ExistingFile);
   run->add_option("--cmdline", cfg.cmdline, "Kernel command line");
   run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G")->capture_default_str();
@@ -146,7 +149,9 @@ std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int 
   auto fail = [](std::string msg) { return CliExit{2, "wren: " + msg}; };
   if (inspect_cmd->parsed()) return inspect;
 
-  if (cfg.kernel.empty() && cfg.restore.empty()) return fail("--kernel is required (or --restore FILE)");
+  if (cfg.kernel.empty() && cfg.restore.empty() && cfg.firmware.empty())
+    return fail("--kernel is required (or --restore FILE, or --firmware PATH)");
+  if (!cfg.firmware.empty() && !cfg.restore.empty()) return fail("--firmware and --restore cannot be combined");
 
   auto size = parse_size(memory);
   if (!size.bytes) return fail("--memory: " + size.error);

@@ -11,6 +11,7 @@
 #include "vmm/boot/boot_file.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
+#include "vmm/boot/firmware.h"
 #include "vmm/boot/x86_entry.h"
 #include "vmm/core/layout.h"
 #include "vmm/cpu/cpuid.h"
@@ -77,6 +78,18 @@ static std::vector<uint8_t> read_file_or_empty(const std::string& path, std::str
 }
 
 void Machine::load_guest() {
+  if (!config_.firmware.empty()) {
+    FirmwareBoot::Options options;
+    options.firmware_path = config_.firmware;
+    options.kernel_path = config_.kernel;
+    options.initrd_path = config_.initrd;
+    options.cmdline = config_.cmdline;
+    options.cpus = config_.cpus;
+    if (config_.serial.kind != SerialConfig::Kind::None) options.serial_console_port = layout::kPortCom1;
+    const auto rom_slot = static_cast<uint32_t>(memory_->regions().size());
+    firmware_ = std::make_unique<FirmwareBoot>(vm_, rom_slot, *memory_, pio_, options);
+    return;
+  }
   const auto kernel = read_file_or_empty(config_.kernel, "kernel");
   const auto initrd = read_file_or_empty(config_.initrd, "initrd");
   const auto e820 = build_e820(memory_->regions());
@@ -99,7 +112,10 @@ void Machine::create_vcpus() {
     vcpu.set_cpuid(vcpu_cpuid(*model, supported, i, config_.cpus));
     vcpu.set_msrs(boot_msrs());
     vcpu.set_fpu(boot_fpu());
-    if (i == 0) {
+    if (i == 0 && firmware_) {
+      vcpu.set_sregs(reset_vector_sregs(vcpu.get_sregs()));
+      vcpu.set_regs(reset_vector_regs());
+    } else if (i == 0) {
       // The bootstrap processor starts at the kernel entry; the others wait
       // for INIT/SIPI from the guest, handled by the in-kernel LAPIC.
       vcpu.set_sregs(boot_sregs(vcpu.get_sregs(), boot_image_.mode));

@@ -18,6 +18,7 @@
 namespace wren {
 
 class ApiServer;
+class FirmwareBoot;
 class SerialBackend;
 class VcpuRunner;
 class PlatformDevices;
@@ -58,6 +59,7 @@ class Machine {
   std::vector<std::unique_ptr<VcpuRunner>> runners_;
   std::unique_ptr<ApiServer> api_;
   BootImage boot_image_;
+  std::unique_ptr<FirmwareBoot> firmware_;
   bool paused_ = false;
 };
 

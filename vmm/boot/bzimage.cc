@@ -54,6 +54,16 @@ std::string boot_protocol_string(uint16_t version) {
   return buf;
 }
 
+uint64_t boot_footprint_end(const BzImageInfo& info) {
+  // A relocatable kernel decompresses at the load address aligned up, but
+  // never below its preferred address; a fixed one at its preferred address.
+  // Either way it needs init_size bytes from there.
+  uint64_t decompress_at = layout::kKernelLoadAddr;
+  if (info.relocatable) decompress_at = align_up(decompress_at, info.kernel_alignment);
+  decompress_at = std::max(decompress_at, info.pref_address);
+  return std::max(layout::kKernelLoadAddr + info.kernel_bytes, decompress_at + info.init_size);
+}
+
 Result<BzImageInfo> parse_bzimage(std::span<const uint8_t> kernel) {
   if (kernel.empty()) return Error{"kernel image is empty"};
   if (kernel.size() < kHeaderEnd)
@@ -114,14 +124,7 @@ Result<BootImage> load_bzimage(GuestMemory& mem, std::span<const uint8_t> kernel
     image.entry_rip = layout::kKernelLoadAddr;
   }
 
-  // The memory the kernel occupies while it boots. A relocatable kernel
-  // decompresses at the load address aligned up, but never below its
-  // preferred address; a fixed one at its preferred address. Either way it
-  // needs init_size bytes from there.
-  uint64_t decompress_at = layout::kKernelLoadAddr;
-  if (info.relocatable) decompress_at = align_up(decompress_at, info.kernel_alignment);
-  decompress_at = std::max(decompress_at, info.pref_address);
-  image.kernel_end = std::max(layout::kKernelLoadAddr + info.kernel_bytes, decompress_at + info.init_size);
+  image.kernel_end = boot_footprint_end(info);
   const uint64_t ram_top = low_ram_top(mem);
   if (image.kernel_end > ram_top)
     return Error{"guest RAM too small for the kernel: it needs memory up to " + hex(image.kernel_end) +

@@ -50,6 +50,10 @@ struct BootImage {
 // Parses and validates the setup header of `kernel` (a bzImage file's bytes).
 [[nodiscard]] Result<BzImageInfo> parse_bzimage(std::span<const uint8_t> kernel);
 
+// First byte past the memory a kernel loaded at layout::kKernelLoadAddr
+// occupies while it decompresses and boots.
+uint64_t boot_footprint_end(const BzImageInfo& info);
+
 // Loads `kernel` at layout::kKernelLoadAddr, `initrd` (may be empty) as high
 // as possible in low RAM, `cmdline` at layout::kCmdlineAddr and the zero page
 // at layout::kZeroPageAddr, with `e820` as the memory map. Uses the 64-bit

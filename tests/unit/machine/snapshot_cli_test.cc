@@ -41,7 +41,23 @@ TEST(SnapshotCli, KernelOrRestoreIsRequired) {
   auto* e = std::get_if<CliExit>(&r);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->status, 2);
-  EXPECT_NE(e->message.find("--kernel is required (or --restore FILE)"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("--kernel is required (or --restore FILE"), std::string::npos) << e->message;
+}
+
+TEST(SnapshotCli, FirmwareBootsWithoutKernelButNotFromASnapshot) {
+  const std::string bios = temp_file("cli_bios.bin", "x");
+  auto r = parse({"run", "--firmware", bios});
+  auto* cfg = std::get_if<RunConfig>(&r);
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_EQ(cfg->firmware, bios);
+  EXPECT_TRUE(cfg->kernel.empty());
+
+  const std::string snap = temp_file("cli_fw.snap", "x");
+  r = parse({"run", "--firmware", bios, "--restore", snap});
+  auto* e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+  EXPECT_NE(e->message.find("--firmware and --restore cannot be combined"), std::string::npos) << e->message;
 }
 
 TEST(SnapshotCli, RestoreFileMustExist) {

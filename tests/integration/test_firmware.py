@@ -1,0 +1,110 @@
+"""Issue 7, firmware boot: Debian's SeaBIOS runs from the reset vector, finds
+Wren's fw_cfg, and boots Debian's ipxe.lkrn through it (the kernel, with an
+iPXE script as its initrd, loaded by QEMU's linuxboot_dma option ROM). iPXE's
+own virtio-net driver opens Wren's NIC, configures a static address and
+fetches two files over HTTP from a server in the test's namespace:
+
+  - payload.bin, random bytes; iPXE's `imgstat` must report its exact size;
+  - check.ipxe, a script with a token made up for this run, which iPXE runs
+    and so prints the token.
+
+Debian's iPXE is built without the sha1sum/md5sum commands (DIGEST_CMD), so
+the token is what proves the content arrived intact; the size and the HTTP
+server's log prove the binary download.
+"""
+
+import argparse
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import harness
+from harness import Check, Netns, Wren, log
+
+SEABIOS = os.environ.get("WREN_SEABIOS", "/usr/share/seabios/bios.bin")
+IPXE = os.environ.get("WREN_IPXE_LKRN", "/usr/lib/ipxe/ipxe.lkrn")
+HOST_IP, GUEST_IP, PORT = "10.77.0.1", "10.77.0.2", 8080
+IPXE_TIMEOUT = int(os.environ.get("WREN_IPXE_TIMEOUT", "900"))
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc")
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--transport", choices=["modern", "transitional"], default="modern")
+args = parser.parse_args()
+
+for path, package in ((SEABIOS, "seabios"), (IPXE, "ipxe"), ("/usr/share/qemu/linuxboot_dma.bin", "qemu-system-data")):
+    if not Path(path).exists():
+        sys.exit(f"{path} is missing: install the Debian package {package} (scripts/install-deps.sh)")
+
+check = Check()
+token = secrets.token_hex(16)
+payload = secrets.token_bytes(300_000)
+
+with tempfile.TemporaryDirectory(prefix="wren-fw-") as tmp, Netns(host_ip=f"{HOST_IP}/24") as ns:
+    served = Path(tmp) / "www"
+    served.mkdir()
+    (served / "payload.bin").write_bytes(payload)
+    (served / "check.ipxe").write_text(f"#!ipxe\necho WREN-TOKEN {token}\n")
+    script = Path(tmp) / "boot.ipxe"
+    script.write_text(
+        "#!ipxe\n"
+        "echo WREN-IPXE-START\n"
+        "ifopen net0 || goto fail\n"
+        f"set net0/ip {GUEST_IP}\n"
+        "set net0/netmask 255.255.255.0\n"
+        f"imgfetch --name payload http://{HOST_IP}:{PORT}/payload.bin || goto fail\n"
+        "imgstat\n"
+        f"chain http://{HOST_IP}:{PORT}/check.ipxe || goto fail\n"
+        "echo WREN-IPXE-DONE\n"
+        "exit\n"
+        ":fail\n"
+        "echo WREN-IPXE-FAILED\n")
+    http_log = Path(tmp) / "http.log"
+    with open(http_log, "w") as http_out:
+        server = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-m", "http.server", str(PORT),
+                                   "--bind", HOST_IP, "--directory", str(served)],
+                                  stdout=http_out, stderr=subprocess.STDOUT)
+    try:
+        wren_args = ["--firmware", SEABIOS, "--kernel", IPXE, "--initrd", str(script), "--memory", "256M",
+                     "--net", f"tap={ns.tap},transport={args.transport}"]
+        started = time.time()
+        with Wren(ns, wren_args, name=f"firmware-ipxe-{args.transport}") as vm:
+            vm.wait_for(r"WREN-IPXE-(DONE|FAILED)", timeout=IPXE_TIMEOUT)
+            log(f"iPXE finished after {time.time() - started:.0f} s")
+            console = ANSI.sub("", vm.console())
+            check("SeaBIOS ran and printed on the serial console", "SeaBIOS (version" in console)
+            check("iPXE started from fw_cfg (kernel + initrd script)", "WREN-IPXE-START" in console)
+            nic = re.search(r"net0: (\S+) using (\S+) on (\S+)", console)
+            check("iPXE's virtio-net driver opened Wren's NIC",
+                  nic is not None and nic.group(2) == "virtio-net" and nic.group(1) == "52:54:00:12:34:56",
+                  nic.group(0) if nic else "no 'net0: ... using' line")
+            check("the script did not fail", "WREN-IPXE-FAILED" not in console)
+            sizes = [int(m.group(1)) for m in re.finditer(r"payload(?:\.bin)? : (\d+) bytes", console)]
+            check("imgstat reports the payload's exact size", sizes == [len(payload)], f"sizes {sizes}")
+            check("the fetched script printed this run's token", f"WREN-TOKEN {token}" in console)
+            rx = vm.request("query-rx-filter")["return"][0]
+            transport = rx.get("transport", {})
+            log(f"transport: {transport}")
+            log(f"counters: {rx.get('counters')}")
+            check("NIC in the requested transport mode", transport.get("mode") == args.transport, str(transport))
+            check("iPXE's driver negotiated virtio 1.x (VERSION_1)",
+                  (transport.get("driver_features", 0) >> 32) & 1 == 1, str(transport))
+            counters = rx.get("counters", {})
+            check("frames flowed both ways through Wren's NIC",
+                  counters.get("rx_packets", 0) > 0 and counters.get("tx_packets", 0) > 0, str(counters))
+            stderr = vm.stderr_path.read_text()
+            check("no VMM error report", "stopped:" not in stderr, stderr[-2000:])
+    finally:
+        server.kill()
+        server.wait()
+    requests = http_log.read_text()
+    log("HTTP server log:\n" + requests)
+    for name in ("payload.bin", "check.ipxe"):
+        check(f"HTTP server sent {name} to the guest",
+              re.search(rf"^{re.escape(GUEST_IP)} .*\"GET /{re.escape(name)} HTTP/1\.[01]\" 200", requests, re.M)
+              is not None)
+check.finish()
