@@ -143,6 +143,9 @@ nlohmann::json Machine::snapshot_command(const nlohmann::json& arguments) {
     resume_after = arguments["resume"].get<bool>();
   }
   const std::string path = arguments["path"].get<std::string>();
+  if (firmware_)
+    throw ApiError("SnapshotFailed", "snapshots of a --firmware guest are not supported (the firmware image and "
+                                     "fw_cfg state are not saved)");
   // A guest the user paused stays paused; a running one runs on unless
   // resume=false (also after a failure: a failed snapshot leaves it as it was).
   const bool was_paused = paused_;

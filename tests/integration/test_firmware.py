@@ -59,7 +59,10 @@ with tempfile.TemporaryDirectory(prefix="wren-fw-") as tmp, Netns(host_ip=f"{HOS
         f"imgfetch --name payload http://{HOST_IP}:{PORT}/payload.bin || goto fail\n"
         "imgstat\n"
         f"chain http://{HOST_IP}:{PORT}/check.ipxe || goto fail\n"
+        "ifstat net0\n"
         "echo WREN-IPXE-DONE\n"
+        # iPXE resets the NIC when it exits: stay up while the test looks at it.
+        "sleep 600\n"
         "exit\n"
         ":fail\n"
         "echo WREN-IPXE-FAILED\n")
@@ -91,8 +94,9 @@ with tempfile.TemporaryDirectory(prefix="wren-fw-") as tmp, Netns(host_ip=f"{HOS
             log(f"transport: {transport}")
             log(f"counters: {rx.get('counters')}")
             check("NIC in the requested transport mode", transport.get("mode") == args.transport, str(transport))
-            check("iPXE's driver negotiated virtio 1.x (VERSION_1)",
-                  (transport.get("driver_features", 0) >> 32) & 1 == 1, str(transport))
+            check("iPXE's driver negotiated virtio 1.x (VERSION_1) and set DRIVER_OK",
+                  (transport.get("driver_features", 0) >> 32) & 1 == 1 and transport.get("device_status", 0) & 4,
+                  str(transport))
             counters = rx.get("counters", {})
             check("frames flowed both ways through Wren's NIC",
                   counters.get("rx_packets", 0) > 0 and counters.get("tx_packets", 0) > 0, str(counters))
