@@ -61,9 +61,6 @@ constexpr uint64_t kResetCsBase = 0xffff0000;
 constexpr uint64_t kResetIp = 0xfff0;
 constexpr uint32_t kRealModeLimit = 0xffff;
 
-uint64_t align_down(uint64_t v, uint64_t a) { return v / a * a; }
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-
 std::vector<uint8_t> le_bytes(uint64_t value, size_t size) {
   std::vector<uint8_t> out(size);
   store_le(out, value);
@@ -72,12 +69,6 @@ std::vector<uint8_t> le_bytes(uint64_t value, size_t size) {
 
 uint32_t table_length(const std::vector<uint8_t>& image, uint64_t at) {
   return static_cast<uint32_t>(load_le(std::span(image).subspan(at + kAcpiLengthOffset, 4)));
-}
-
-uint64_t low_ram_top(const std::vector<MemoryRegion>& regions) {
-  for (const auto& r : regions)
-    if (layout::kKernelLoadAddr >= r.gpa && layout::kKernelLoadAddr - r.gpa < r.size) return r.gpa + r.size;
-  return 0;
 }
 
 kvm_segment real_mode_segment(uint16_t selector, uint64_t base, uint8_t type) {
@@ -131,36 +122,22 @@ std::vector<uint8_t> encode_fw_cfg_e820(const std::vector<E820Entry>& entries) {
 }
 
 Result<FwCfgLinux> prepare_fw_cfg_linux(std::span<const uint8_t> kernel, std::span<const uint8_t> initrd,
-                                        std::string_view cmdline, uint64_t low_ram_top) {
+                                        std::string_view cmdline, uint64_t ram_top) {
   auto parsed = parse_bzimage(kernel);
   if (!parsed) return Error{parsed.error()};
   const BzImageInfo& info = parsed.value();
   if (info.setup_bytes > kCmdlineAddr - kSetupAddr)
     return Error{"kernel setup code of " + std::to_string(info.setup_bytes) + " bytes does not fit below the command line"};
-  const uint64_t cmdline_max = std::min<uint64_t>(info.cmdline_size, layout::kCmdlineMax - 1);
-  if (cmdline.size() > cmdline_max)
-    return Error{"command line of " + std::to_string(cmdline.size()) + " bytes is too long (this kernel accepts at most " +
-                 std::to_string(cmdline_max) + ")"};
-  if (cmdline.find('\0') != std::string_view::npos) return Error{"command line contains a NUL byte"};
-  const uint64_t kernel_end = boot_footprint_end(info);
-  if (kernel_end > low_ram_top)
-    return Error{"guest RAM too small for the kernel: it needs memory up to " + hex(kernel_end) +
-                 " but low RAM ends at " + hex(low_ram_top)};
+  const uint64_t initrd_limit = ram_top > kFirmwareHighReserve ? ram_top - kFirmwareHighReserve : 0;
+  auto placed = place_kernel(info, cmdline, initrd.size(), ram_top, initrd_limit);
+  if (!placed) return Error{placed.error()};
 
   FwCfgLinux out;
   out.setup_addr = kSetupAddr;
   out.kernel_addr = kKernelAddr;
   out.cmdline_addr = kCmdlineAddr;
-  if (!initrd.empty()) {
-    const uint64_t ram_limit = low_ram_top > kFirmwareHighReserve ? low_ram_top - kFirmwareHighReserve : 0;
-    const uint64_t limit = std::min<uint64_t>(uint64_t{info.initrd_addr_max} + 1, ram_limit);
-    const uint64_t floor = align_up(kernel_end, layout::kPageSize);
-    if (initrd.size() > limit || align_down(limit - initrd.size(), layout::kPageSize) < floor)
-      return Error{"initrd of " + std::to_string(initrd.size()) + " bytes does not fit below " + hex(limit) +
-                   " (the kernel occupies memory up to " + hex(kernel_end) + ")"};
-    out.initrd_addr = static_cast<uint32_t>(align_down(limit - initrd.size(), layout::kPageSize));
-    out.initrd.assign(initrd.begin(), initrd.end());
-  }
+  out.initrd_addr = static_cast<uint32_t>(placed->initrd_gpa);
+  out.initrd.assign(initrd.begin(), initrd.end());
 
   // The setup sectors carry the header the kernel reads; fill in what a
   // boot loader must (Documentation/arch/x86/boot.rst, "loader fields").

@@ -78,10 +78,12 @@ struct FwCfgLinux {
   std::vector<uint8_t> cmdline;
   std::vector<uint8_t> initrd;
 };
-// `low_ram_top`: end of the RAM region at 1 MiB. Refuses what load_bzimage
-// refuses (bad header, command line too long, kernel or initrd not fitting).
+// `ram_top`: end of the RAM region at 1 MiB (low_ram_top()); the initrd
+// stays 1 MiB below it, clear of the firmware's own tables. Refuses what
+// load_bzimage refuses (bad header, command line too long, kernel or initrd
+// not fitting) and setup code that would run into the command line.
 [[nodiscard]] Result<FwCfgLinux> prepare_fw_cfg_linux(std::span<const uint8_t> kernel, std::span<const uint8_t> initrd,
-                                                      std::string_view cmdline, uint64_t low_ram_top);
+                                                      std::string_view cmdline, uint64_t ram_top);
 
 // The ACPI tables as fw_cfg files and the loader commands that allocate them,
 // link their address fields and fix their checksums.

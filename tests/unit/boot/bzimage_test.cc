@@ -14,12 +14,6 @@ namespace {
 
 constexpr uint64_t kRam = 64 * layout::kMiB;
 
-std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 13 + seed);
-  return v;
-}
-
 class BzImageTest : public ::testing::Test {
  protected:
   GuestMemory mem{GuestMemory::x86_layout(kRam)};

@@ -27,6 +27,13 @@ struct FakeKernelSpec {
   int header_end_offset = -1;   // byte at 0x201; -1: the whole struct
 };
 
+// `n` bytes of a repeating pattern that differs per seed (initrds, images).
+inline std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 13 + seed);
+  return v;
+}
+
 constexpr uint8_t kernel_byte(size_t i) { return static_cast<uint8_t>((i * 7 + 3) & 0xff); }
 
 inline std::vector<uint8_t> make_bzimage(const FakeKernelSpec& spec) {

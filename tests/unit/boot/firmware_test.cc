@@ -19,12 +19,6 @@ namespace {
 
 constexpr uint64_t kRam = 256 * layout::kMiB;
 
-std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 31 + seed);
-  return v;
-}
-
 uint64_t le(std::span<const uint8_t> b, size_t at, size_t n) { return load_le(b.subspan(at, n)); }
 
 TEST(Firmware, ImageSizeMustBeWhole64KiBUpTo256KiB) {
