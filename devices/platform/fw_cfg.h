@@ -94,7 +94,8 @@ class FwCfg final : public BusDevice {
   void set_item(uint16_t key, std::vector<uint8_t> data);
   void add_file(std::string_view name, std::vector<uint8_t> data);
 
-  // The selector of a file (directory order), or 0 if there is none.
+  // The selector of a file (directory order), or 0 if there is none. Setup
+  // and tests only (reads the directory without the lock).
   uint16_t file_selector(std::string_view name) const;
 
   void read(uint64_t offset, std::span<uint8_t> data) override;

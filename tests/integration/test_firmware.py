@@ -34,7 +34,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc")
 # On the development machines' software KVM, iPXE sometimes dies at the IRET
 # of its protected-mode interrupt handler ("instruction emulation failed";
 # QEMU stops at the same guest state). Only that failure is retried.
-ATTEMPTS = int(os.environ.get("WREN_IPXE_ATTEMPTS", "3"))
+ATTEMPTS = int(os.environ.get("WREN_IPXE_ATTEMPTS", "5"))
 
 
 def backend_iret_failure(stderr):

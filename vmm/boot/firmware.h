@@ -17,7 +17,7 @@
 //  - vCPU 0 starts at the reset vector in real mode (CS base 0xFFFF0000,
 //    IP 0xFFF0).
 //
-// Everything here but FirmwareBoot is a pure function of its inputs.
+// Everything here but FirmwareBoot works without KVM (unit-tested so).
 #include <linux/kvm.h>
 
 #include <cstdint>
