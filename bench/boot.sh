@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Boot benchmark: Wren vs Debian's qemu-system-x86_64 -enable-kvm, same kernel,
 # initramfs and command line. Prints medians and Wren/QEMU ratios.
-# Usage: bench/boot.sh [--runs N] [--memory-mb M]   (needs root: uses netns)
+#   --mode linux      the test guest to `Run /init` (default)
+#   --mode multiboot  the multiboot test kernel with two modules, to its test exit
+# Usage: bench/boot.sh [--mode linux|multiboot] [--runs N] [--memory-mb M]   (needs root: uses netns)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bash "$repo/scripts/install-deps.sh"

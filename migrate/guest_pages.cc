@@ -16,10 +16,11 @@ bool all_zero(std::span<const uint8_t> bytes) {
 
 class BatchWriter {
  public:
-  explicit BatchWriter(ByteSink& sink) : counted_(sink), crc_(counted_) {}
+  explicit BatchWriter(ByteSink& sink, ZeroPages zero_pages = ZeroPages::as_runs)
+      : counted_(sink), crc_(counted_), zero_pages_(zero_pages) {}
 
   void page(uint64_t gpa, const Page& data) {
-    if (all_zero(data)) {
+    if (zero_pages_ == ZeroPages::as_runs && all_zero(data)) {
       if (zero_count_ > 0 && gpa == zero_start_ + zero_count_ * kPageSize) {
         ++zero_count_;
         return;
@@ -68,6 +69,7 @@ class BatchWriter {
 
   Counter counted_;
   Crc32cSink crc_;
+  ZeroPages zero_pages_;
   PageStats stats_;
   uint64_t zero_start_ = 0;
   uint64_t zero_count_ = 0;
@@ -86,12 +88,15 @@ struct CountingSource final : ByteSource {
   uint64_t bytes = 0;
 };
 
-Expected<PageStats> read_batch(ByteSource& raw, GuestMemory* memory) {
+Expected<PageStats> read_batch(ByteSource& raw, GuestMemory* memory, uint64_t limit) {
   CountingSource in(raw);
   Crc32cSource source(in);
   PageStats stats;
   Page page;
-  const uint64_t max_pages = memory ? memory->total_bytes() / kPageSize : UINT64_MAX / kPageSize;
+  const uint64_t max_pages = std::min(limit, memory ? memory->total_bytes() / kPageSize : UINT64_MAX / kPageSize);
+  // Checked before a record is applied, so a hostile batch cannot make the
+  // reader scan or write more than max_pages pages.
+  const auto room = [&] { return max_pages - (stats.data_pages + stats.zero_pages); };
   for (;;) {
     const auto tag = get_u8(source);
     if (!tag) return fail("truncated");
@@ -100,6 +105,7 @@ Expected<PageStats> read_batch(ByteSource& raw, GuestMemory* memory) {
     if (!gpa) return fail("truncated");
     if (*gpa % kPageSize != 0) return fail("unaligned page address " + std::to_string(*gpa));
     if (*tag == kPageTagData) {
+      if (room() == 0) return fail("more than " + std::to_string(max_pages) + " pages");
       if (memory && !memory->contains(*gpa, kPageSize)) return fail("page " + std::to_string(*gpa) + " is not guest RAM");
       if (!source.read(page)) return fail("truncated page data");
       if (memory && !memory->write(*gpa, page)) return fail("page " + std::to_string(*gpa) + " is not guest RAM");
@@ -107,7 +113,8 @@ Expected<PageStats> read_batch(ByteSource& raw, GuestMemory* memory) {
     } else if (*tag == kPageTagZero) {
       const auto count = get_u64(source);
       if (!count) return fail("truncated");
-      if (*count == 0 || *count > max_pages) return fail("bad zero-run length " + std::to_string(*count));
+      if (*count == 0) return fail("bad zero-run length 0");
+      if (*count > room()) return fail("more than " + std::to_string(max_pages) + " pages");
       const uint64_t len = *count * kPageSize;  // no overflow: count <= UINT64_MAX / 4096
       if (*gpa > UINT64_MAX - len) return fail("zero run wraps around");
       if (memory) {
@@ -121,7 +128,6 @@ Expected<PageStats> read_batch(ByteSource& raw, GuestMemory* memory) {
     } else {
       return fail("unknown record tag " + std::to_string(*tag));
     }
-    if (stats.data_pages + stats.zero_pages > max_pages) return fail("more pages than guest RAM holds");
   }
   const auto data_pages = get_u64(source);
   const auto zero_pages = data_pages ? get_u64(source) : std::nullopt;
@@ -153,8 +159,9 @@ std::optional<std::string> check_layout_matches(const GuestMemoryLayout& layout,
          " regions, " + std::to_string(memory.total_bytes() >> 20) + " MiB";
 }
 
-PageStats write_page_batch(const GuestMemory& memory, std::span<const uint64_t> page_gpas, ByteSink& sink) {
-  BatchWriter writer(sink);
+PageStats write_page_batch(const GuestMemory& memory, std::span<const uint64_t> page_gpas, ByteSink& sink,
+                           ZeroPages zero_pages) {
+  BatchWriter writer(sink, zero_pages);
   Page page;
   for (uint64_t gpa : page_gpas) {
     if (gpa % kPageSize != 0 || !memory.read(gpa, page))
@@ -189,8 +196,10 @@ std::vector<uint64_t> pages_from_bitmap(uint64_t region_gpa, std::span<const uin
   return pages;
 }
 
-Expected<PageStats> read_page_batch(ByteSource& source, GuestMemory& memory) { return read_batch(source, &memory); }
+Expected<PageStats> read_page_batch(ByteSource& source, GuestMemory& memory, uint64_t max_pages) {
+  return read_batch(source, &memory, max_pages);
+}
 
-Expected<PageStats> scan_page_batch(ByteSource& source) { return read_batch(source, nullptr); }
+Expected<PageStats> scan_page_batch(ByteSource& source) { return read_batch(source, nullptr, UINT64_MAX); }
 
 }  // namespace wren::migrate

@@ -47,10 +47,15 @@ struct GuestMemoryLayout {
 [[nodiscard]] std::optional<std::string> check_layout_matches(const GuestMemoryLayout& layout,
                                                               const GuestMemory& memory);
 
+// How a batch writes pages that are all zero: as kTagZero runs, or as data
+// like any other page (live migration protocol v1 has no zero runs).
+enum class ZeroPages { as_runs, as_data };
+
 // One batch of the pages at `page_gpas` (page aligned; written in the order
-// given, runs of consecutive zero pages merged). Throws std::invalid_argument
+// given; with as_runs, runs of consecutive zero pages merged). Throws std::invalid_argument
 // for a gpa that is unaligned or not guest RAM (a caller bug).
-PageStats write_page_batch(const GuestMemory& memory, std::span<const uint64_t> page_gpas, ByteSink& sink);
+PageStats write_page_batch(const GuestMemory& memory, std::span<const uint64_t> page_gpas, ByteSink& sink,
+                           ZeroPages zero_pages = ZeroPages::as_runs);
 // One batch of every page of guest RAM.
 PageStats write_all_pages(const GuestMemory& memory, ByteSink& sink);
 
@@ -60,9 +65,12 @@ PageStats write_all_pages(const GuestMemory& memory, ByteSink& sink);
 [[nodiscard]] std::vector<uint64_t> pages_from_bitmap(uint64_t region_gpa, std::span<const uint64_t> bitmap);
 
 // Reads one batch into `memory`. Zero runs only write pages that do not
-// already read as zero (a fresh destination stays unpopulated). On failure
-// `memory` may hold part of the batch: the destination must not run.
-[[nodiscard]] Expected<PageStats> read_page_batch(ByteSource& source, GuestMemory& memory);
+// already read as zero (a fresh destination stays unpopulated). A batch of
+// more than `max_pages` pages (data and zero), or more than guest RAM holds,
+// is refused before any page past the limit is touched. On failure `memory`
+// may hold part of the batch: the destination must not run.
+[[nodiscard]] Expected<PageStats> read_page_batch(ByteSource& source, GuestMemory& memory,
+                                                  uint64_t max_pages = UINT64_MAX);
 // Reads and checks one batch without a destination (gpas only checked for
 // alignment and overflow): for `wren snapshot inspect`.
 [[nodiscard]] Expected<PageStats> scan_page_batch(ByteSource& source);

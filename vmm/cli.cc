@@ -6,6 +6,7 @@
 #include <charconv>
 #include <regex>
 
+#include "vmm/boot/multiboot.h"
 #include "vmm/key_value_list.h"
 #include "vmm/size_parse.h"
 
@@ -45,6 +46,20 @@ std::optional<std::string> validate_memory(uint64_t bytes) {
     return "--memory " + std::to_string(bytes >> 20) + "M is more than this host's RAM (" +
            std::to_string((static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)) >> 20) + "M)";
   return std::nullopt;
+}
+
+// One existing file, or a multiboot module list whose every path exists.
+CLI::Validator initrd_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (CLI::ExistingFile(text).empty()) return {};
+        auto modules = multiboot::parse_module_list(text);
+        if (!modules) return modules.error();
+        for (const auto& m : modules.value())
+          if (auto err = CLI::ExistingFile(m.path); !err.empty()) return err;
+        return {};
+      },
+      "FILE or MODULE LIST");
 }
 
 }  // namespace
@@ -106,7 +121,7 @@ std::variant<TestExitConfig, std::string> parse_test_exit_option(const std::stri
   return t;
 }
 
-std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int argc, const char* const* argv) {
+Command parse_command_line(int argc, const char* const* argv) {
   CLI::App app{"Wren: a small KVM virtual machine monitor", "wren"};
   app.require_subcommand(1);
   RunConfig cfg;
@@ -114,14 +129,17 @@ std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int 
   std::vector<std::string> nets;
 
   auto* run = app.add_subcommand("run", "Boot a guest");
-  run->add_option("--kernel", cfg.kernel, "Linux bzImage to boot (required unless --restore)")
+  run->add_option("--kernel", cfg.kernel, "Linux bzImage or multiboot kernel to boot (required unless --restore)")
       ->check(CLI::ExistingFile);
   run->add_option("--restore", cfg.restore, "Continue the snapshot FILE instead of booting a kernel")
       ->check(CLI::ExistingFile);
+  run->add_option("--incoming", cfg.incoming,
+                  "Wait for a live migration on tcp:ADDR:PORT instead of booting a kernel");
   run->add_option("--firmware", cfg.firmware,
                   "Boot this BIOS image (e.g. SeaBIOS) from the reset vector; --kernel is then loaded through fw_cfg")
       ->check(CLI::ExistingFile);
-  run->add_option("--initrd", cfg.initrd, "Initial ramdisk")->check(CLI::ExistingFile);
+  run->add_option("--initrd", cfg.initrd, "Initial ramdisk, or multiboot modules: PATH[ ARGS][,PATH[ ARGS]...]")
+      ->check(initrd_validator());
   run->add_option("--cmdline", cfg.cmdline, "Kernel command line");
   run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G")->capture_default_str();
   run->add_option("--cpus", cfg.cpus, "Number of vCPUs")->capture_default_str()->check(CLI::Range(1u, kMaxCpus));
@@ -140,6 +158,19 @@ std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int 
   auto* inspect_cmd = snapshot->add_subcommand("inspect", "Print a snapshot file as JSON");
   inspect_cmd->add_option("FILE", inspect.path, "Snapshot file")->required();
 
+  MigrateCommand migrate;
+  std::string migrate_api;
+  auto* migrate_cmd = app.add_subcommand("migrate", "Live-migrate the guest of a running wren to another host");
+  migrate_cmd->add_option("--api", migrate_api, "Control socket of the source wren: unix:PATH")->required();
+  migrate_cmd->add_option("--downtime-ms", migrate.downtime_ms, "Downtime budget for the final stop-and-copy")
+      ->capture_default_str()->check(CLI::Range(1u, 60000u));
+  migrate_cmd->add_option("--timeout", migrate.timeout_s, "Cancel (never force) a migration still running after S seconds")
+      ->capture_default_str()->check(CLI::Range(1u, 86400u));
+  migrate_cmd->add_option("--max-bandwidth", migrate.max_bandwidth_mbps, "Bandwidth cap in MB/s (0: none)")
+      ->capture_default_str();
+  migrate_cmd->add_option("URI", migrate.uri, "Destination: tcp:HOST:PORT (a wren started with --incoming)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -148,10 +179,23 @@ std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int 
   }
   auto fail = [](std::string msg) { return CliExit{2, "wren: " + msg}; };
   if (inspect_cmd->parsed()) return inspect;
+  if (migrate_cmd->parsed()) {
+    if (migrate_api.rfind("unix:", 0) != 0 || migrate_api.size() <= 5) return fail("--api must be unix:PATH");
+    if (migrate.uri.rfind("tcp:", 0) != 0) return fail("migrate: the destination must be tcp:HOST:PORT");
+    migrate.api_path = migrate_api.substr(5);
+    return migrate;
+  }
 
-  if (cfg.kernel.empty() && cfg.restore.empty() && cfg.firmware.empty())
-    return fail("--kernel is required (or --restore FILE, or --firmware PATH)");
+  const int starts = !cfg.kernel.empty() + !cfg.restore.empty() + !cfg.incoming.empty() + !cfg.firmware.empty();
+  if (starts == 0)
+    return fail("--kernel is required (or --restore FILE, --incoming tcp:ADDR:PORT, or --firmware PATH)");
+  if (!cfg.restore.empty() && !cfg.incoming.empty()) return fail("--restore and --incoming exclude each other");
   if (!cfg.firmware.empty() && !cfg.restore.empty()) return fail("--firmware and --restore cannot be combined");
+  if (!cfg.firmware.empty() && !cfg.incoming.empty()) return fail("--firmware and --incoming cannot be combined");
+  if (!cfg.firmware.empty() && !cfg.initrd.empty() && !CLI::ExistingFile(cfg.initrd).empty())
+    return fail("--initrd: with --firmware it is one file (fw_cfg carries one initrd, not a module list)");
+  if (!cfg.incoming.empty() && cfg.incoming.rfind("tcp:", 0) != 0)
+    return fail("--incoming must be tcp:ADDR:PORT (got '" + cfg.incoming + "')");
 
   auto size = parse_size(memory);
   if (!size.bytes) return fail("--memory: " + size.error);

@@ -18,9 +18,21 @@ struct SnapshotInspectCommand {
   std::string path;
 };
 
-// Parses `wren run ...` or `wren snapshot inspect FILE`. Returns what to do,
-// or CliExit for --help / errors.
-std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse_command_line(int argc, const char* const* argv);
+// `wren migrate --api unix:PATH tcp:HOST:PORT`: asks the VMM behind the
+// control socket to migrate its guest, and follows the progress.
+struct MigrateCommand {
+  std::string api_path;
+  std::string uri;
+  uint32_t downtime_ms = 300;
+  uint32_t timeout_s = 600;
+  uint32_t max_bandwidth_mbps = 0;  // 0: unlimited
+};
+
+using Command = std::variant<RunConfig, CliExit, SnapshotInspectCommand, MigrateCommand>;
+
+// Parses `wren run ...`, `wren snapshot inspect FILE` or `wren migrate ...`.
+// Returns what to do, or CliExit for --help / errors.
+Command parse_command_line(int argc, const char* const* argv);
 
 // Pieces of the parser, exposed for unit tests.
 std::variant<NetConfig, std::string> parse_net_option(const std::string& text);

@@ -8,12 +8,14 @@
 
 #include "vmm/api_server.h"
 #include "vmm/boot/acpi.h"
-#include "vmm/boot/boot_file.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/firmware.h"
+#include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
 #include "vmm/core/layout.h"
+#include "vmm/migration_incoming.h"
+#include "vmm/migration_source.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/pci_devices.h"
 #include "vmm/platform_devices.h"
@@ -36,23 +38,27 @@ Machine::Machine(RunConfig config) : config_(std::move(config)), kvm_(config_.kv
   if (vm_.check_extension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) vm_.set_identity_map_addr(kIdentityMapAddr);
   vm_.create_irqchip();
   vm_.create_pit2();
+  manual_dirty_protect_ = vm_.enable_manual_dirty_log_protect();
   create_memory();
 
   serial_ = std::make_unique<SerialBackend>(config_.serial, loop_.context());
   platform_ = std::make_unique<PlatformDevices>(vm_, pio_, *serial_, memory_->regions(), outcome_, config_.test_exit);
   pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets);
 
-  if (config_.restore.empty()) {
-    load_guest();
-    create_vcpus();
-  } else {
+  if (!config_.restore.empty()) {
     create_vcpus();
     restore_snapshot();
+  } else if (!config_.incoming.empty()) {
+    create_vcpus();  // run() fills them from the incoming migration
+  } else {
+    load_guest();
+    create_vcpus();
   }
   if (config_.api_socket) start_api();
 }
 
 Machine::~Machine() {
+  migration_.reset();  // ends a running migration while the device loop still runs
   for (auto& r : runners_) r->stop();
   for (auto& r : runners_) r->join();
   loop_.stop();
@@ -72,11 +78,6 @@ static T must(Result<T> r, const std::string& what) {
   return std::move(r).value();
 }
 
-static std::vector<uint8_t> read_file_or_empty(const std::string& path, std::string_view what) {
-  if (path.empty()) return {};
-  return must(read_boot_file(path, what), std::string(what));
-}
-
 void Machine::load_guest() {
   if (!config_.firmware.empty()) {
     FirmwareBoot::Options options;
@@ -90,10 +91,9 @@ void Machine::load_guest() {
     firmware_ = std::make_unique<FirmwareBoot>(vm_, rom_slot, *memory_, pio_, options);
     return;
   }
-  const auto kernel = read_file_or_empty(config_.kernel, "kernel");
-  const auto initrd = read_file_or_empty(config_.initrd, "initrd");
   const auto e820 = build_e820(memory_->regions());
-  boot_image_ = must(load_bzimage(*memory_, kernel, initrd, config_.cmdline, e820), "kernel '" + config_.kernel + "'");
+  boot_image_ = must(load_kernel(*memory_, {config_.kernel, config_.initrd, config_.cmdline}, e820),
+                     "kernel '" + config_.kernel + "'");
   must(write_acpi_tables(*memory_, AcpiConfig{config_.cpus, true}), "ACPI tables");
   must(write_boot_structures(*memory_, boot_image_.mode), "boot page tables");
 }
@@ -104,8 +104,8 @@ void Machine::create_vcpus() {
   const auto supported = kvm_.supported_cpuid();
   for (uint32_t i = 0; i < config_.cpus; ++i) {
     Vcpu vcpu = vm_.create_vcpu(i);
-    if (!config_.restore.empty()) {
-      // restore_snapshot() sets CPUID and every register from the file.
+    if (!config_.restore.empty() || !config_.incoming.empty()) {
+      // The snapshot or the migration sets CPUID and every register.
       vcpus_.push_back(std::move(vcpu));
       continue;
     }
@@ -192,10 +192,47 @@ void Machine::start_api() {
     return nlohmann::json::object();
   });
   api_->add_command("snapshot", [this](const nlohmann::json& args) { return snapshot_command(args); });
+  migration_ = std::make_unique<MigrationController>(migration_host());
+  migration_->register_api(*api_);
+  if (firmware_)  // replaces the controller's "migrate"; query-migrate still answers
+    api_->add_command("migrate", [](const nlohmann::json&) -> nlohmann::json {
+      throw ApiError("MigrationFailed", "live migration of a --firmware guest is not supported (the firmware image "
+                                        "and fw_cfg state are not transferred)");
+    });
   pci_->register_api(*api_);
 }
 
+MigrationHost Machine::migration_host() {
+  return MigrationHost{
+      .parts = SnapshotParts{kvm_, vm_, *memory_, vcpus_, *platform_, *pci_},
+      .loop = loop_,
+      .manual_dirty_protect = manual_dirty_protect_,
+      .config = [this] { return machine_vm_config(config_, pci_->nic_offered_features()); },
+      .is_paused = [this] { return paused_; },
+      .pause_vcpus = [this] { pause(); },
+      .resume_vcpus = [this] { resume(); },
+      // Through the loop, so the final MIGRATION event goes out before the VMM ends.
+      .on_migrated =
+          [this](const std::string& why) {
+            boost::asio::post(loop_.context(), [this, why] { outcome_.report({VmOutcome::Kind::Quit, 0, why}); });
+          },
+      .emit = [this](const std::string& event, const nlohmann::json& data) {
+        if (api_) api_->emit(event, data);
+      },
+  };
+}
+
 int Machine::run() {
+  if (!config_.incoming.empty()) {
+    auto host = migration_host();
+    try {
+      receive_incoming_migration(config_.incoming, host);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "wren: %s (the guest was not started)\n", e.what());
+      return 1;
+    }
+    pci_->announce_nics();
+  }
   serial_->start_input([this](std::span<const uint8_t> bytes) { platform_->serial_input(bytes); });
   pci_->start();
   loop_.start();

@@ -12,6 +12,7 @@
 #include "vmm/core/guest_memory.h"
 #include "vmm/core/io_bus.h"
 #include "vmm/core/kvm.h"
+#include "vmm/migration_host.h"
 #include "vmm/run_config.h"
 #include "vmm/vm_outcome.h"
 
@@ -23,6 +24,7 @@ class SerialBackend;
 class VcpuRunner;
 class PlatformDevices;
 class PciDevices;
+class MigrationController;
 
 class Machine {
  public:
@@ -41,6 +43,7 @@ class Machine {
   void load_guest();
   void restore_snapshot();
   void start_api();
+  MigrationHost migration_host();
   // The control socket's `snapshot` command.
   nlohmann::json snapshot_command(const nlohmann::json& arguments);
 
@@ -58,9 +61,11 @@ class Machine {
   std::vector<Vcpu> vcpus_;
   std::vector<std::unique_ptr<VcpuRunner>> runners_;
   std::unique_ptr<ApiServer> api_;
+  std::unique_ptr<MigrationController> migration_;  // with the control socket
   BootImage boot_image_;
   std::unique_ptr<FirmwareBoot> firmware_;
   bool paused_ = false;
+  bool manual_dirty_protect_ = false;
 };
 
 }  // namespace wren

@@ -7,6 +7,7 @@
 
 #include "vmm/cli.h"
 #include "vmm/machine.h"
+#include "vmm/migrate_client.h"
 #include "vmm/snapshot_io.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
     return exit->status;
   }
   if (auto* inspect = std::get_if<wren::SnapshotInspectCommand>(&parsed)) return wren::inspect_snapshot_command(inspect->path);
+  if (auto* migrate = std::get_if<wren::MigrateCommand>(&parsed)) return wren::run_migrate_command(*migrate);
   spdlog::set_pattern("wren: %l: %v");
   spdlog::set_level(spdlog::level::warn);
   if (const char* lvl = std::getenv("WREN_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));

@@ -129,6 +129,12 @@ void PciDevices::restore_payloads(migrate::Import& import) {
   bus_->refresh_mappings();
 }
 
+std::vector<uint64_t> PciDevices::nic_offered_features() const {
+  std::vector<uint64_t> out;
+  for (const auto& nic : nics_) out.push_back(nic.net->device_features());
+  return out;
+}
+
 void PciDevices::announce_nics() {
   for (auto& nic : nics_) nic.net->announce();
 }

@@ -55,7 +55,7 @@ PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, cons
     auto dev = std::make_shared<DebugExit>(test_exit->iobase, test_exit->iosize, [&outcome](int status) {
       outcome.report({VmOutcome::Kind::TestExit, status, "guest wrote to the test-exit device"});
     });
-    insert_or_throw(pio, test_exit->iobase, test_exit->iosize, dev, "--test-exit");
+    insert_or_throw(pio, test_exit->iobase, dev->claimed_length(), dev, "--test-exit");
   }
 }
 

@@ -49,6 +49,29 @@ uint64_t save_machine_snapshot(const std::string& path, const SnapshotParts& par
   return static_cast<uint64_t>(st.st_size);
 }
 
+void restore_machine_state(migrate::Import& import, const SnapshotParts& parts) {
+  auto fail = [](const std::string& why) { return std::runtime_error(why); };
+  auto vm_state = import.take(migrate::kinds::kVm, kVmInstance);
+  if (!vm_state) throw fail(vm_state.error());
+  restore_vm_state(parts.vm, *vm_state);
+
+  for (size_t i = 0; i < parts.vcpus.size(); ++i) {
+    const auto instance = migrate::kinds::vcpu_instance(static_cast<uint32_t>(i));
+    auto state = import.take(migrate::kinds::kVcpu, instance,
+                             [&parts](const VcpuState& s) { return check_vcpu_state(s, parts.kvm); });
+    if (!state) throw fail(state.error());
+    try {
+      restore_vcpu_state(parts.vcpus[i], parts.kvm, *state);
+    } catch (const std::exception& e) {
+      throw fail(std::string(migrate::kinds::kVcpu.name) + " '" + instance + "': " + e.what());
+    }
+  }
+
+  parts.platform.restore_payloads(import);
+  parts.pci.restore_payloads(import);
+  if (auto done = import.finish(); !done) throw fail(done.error());
+}
+
 void restore_machine_snapshot(const std::string& path, const SnapshotParts& parts, uint64_t memory_bytes) {
   auto fail = [&path](const std::string& why) { return std::runtime_error("--restore '" + path + "': " + why); };
   try {
@@ -68,25 +91,7 @@ void restore_machine_snapshot(const std::string& path, const SnapshotParts& part
     // Memory first: restoring an active virtio device reads its rings.
     if (auto loaded = snap->load_memory(parts.memory); !loaded) throw fail(loaded.error());
 
-    auto vm_state = import.take(migrate::kinds::kVm, kVmInstance);
-    if (!vm_state) throw fail(vm_state.error());
-    restore_vm_state(parts.vm, *vm_state);
-
-    for (size_t i = 0; i < parts.vcpus.size(); ++i) {
-      const auto instance = migrate::kinds::vcpu_instance(static_cast<uint32_t>(i));
-      auto state = import.take(migrate::kinds::kVcpu, instance,
-                               [&parts](const VcpuState& s) { return check_vcpu_state(s, parts.kvm); });
-      if (!state) throw fail(state.error());
-      try {
-        restore_vcpu_state(parts.vcpus[i], parts.kvm, *state);
-      } catch (const std::exception& e) {
-        throw fail(std::string(migrate::kinds::kVcpu.name) + " '" + instance + "': " + e.what());
-      }
-    }
-
-    parts.platform.restore_payloads(import);
-    parts.pci.restore_payloads(import);
-    if (auto done = import.finish(); !done) throw fail(done.error());
+    restore_machine_state(import, parts);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     if (what.rfind("--restore '", 0) == 0) throw;

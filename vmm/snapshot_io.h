@@ -11,6 +11,9 @@
 #include "vmm/core/kvm.h"
 
 namespace wren {
+namespace migrate {
+class Import;
+}
 
 class PlatformDevices;
 class PciDevices;
@@ -31,6 +34,12 @@ struct SnapshotParts {
 // Captures and writes `path` atomically; returns the file size in bytes.
 // Every vCPU must be paused. Throws on failure (host I/O, device refusal).
 uint64_t save_machine_snapshot(const std::string& path, const SnapshotParts& parts);
+
+// Restores every payload but RAM (VM, vCPUs, platform devices, NICs) from
+// `import` and checks nothing is left over. Guest memory must already hold
+// the guest's RAM (restoring an active virtio device reads its rings), and no
+// vCPU may have run. Throws std::runtime_error naming the refused payload.
+void restore_machine_state(migrate::Import& import, const SnapshotParts& parts);
 
 // Loads `path` into a machine that was built (memory, devices, vCPUs created)
 // but whose vCPUs have never run. `memory_bytes` and the vCPU count must

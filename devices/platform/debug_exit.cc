@@ -20,9 +20,10 @@ int DebugExit::status_for(uint64_t value) {
 void DebugExit::read(uint64_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0xff); }
 
 void DebugExit::write(uint64_t offset, std::span<const uint8_t> data) {
-  // Accept any access that lies inside the configured width.
-  if (data.empty() || offset + data.size() > width_) return;
-  if (on_exit_) on_exit_(status_for(load_le(data)));
+  // Only the bytes that fall inside the configured width carry the value.
+  if (data.empty() || offset >= width_) return;
+  const auto inside = data.first(std::min<size_t>(data.size(), width_ - offset));
+  if (on_exit_) on_exit_(status_for(load_le(inside)));
 }
 
 }  // namespace wren

@@ -5,7 +5,12 @@
 // Reads return all ones. Stateless, so it has no State to migrate.
 //
 // QEMU's default placement is port 0x501, width 2; the port is the
-// machine's choice (insert at port(), length width()).
+// machine's choice (insert at port(), length claimed_length()).
+//
+// Like QEMU's, a write that starts inside the width counts even when it is
+// wider (an `outl` to a 1-port device): its low bytes are the value. So the
+// device claims at least 4 ports, enough for any port access starting at
+// port(); writes starting past the width are ignored, as QEMU ignores them.
 //
 // Threading: no state; on_exit runs on the writing vCPU thread and should
 // only request a stop from the machine.
@@ -26,6 +31,9 @@ class DebugExit final : public BusDevice {
 
   uint16_t port() const { return port_; }
   unsigned width() const { return width_; }
+  // Ports to reserve on the bus: the width, and at least one 4-byte access.
+  unsigned claimed_length() const { return width_ > kMaxAccess ? width_ : kMaxAccess; }
+  static constexpr unsigned kMaxAccess = 4;
 
   // Maps a written value to the exit status, truncated to 32 bits as QEMU's
   // exit() call does (only the low 8 bits survive a process exit anyway).

@@ -24,6 +24,11 @@
  *                    that arrives after this step's "step <i> wait" line
  *   dirty=on|off     start/stop a kthread dirtying a 4 MiB vmalloc buffer
  *   report           print "rxcount" lines for every tag seen so far
+ *   parkinit         park /init (pid 1) in the kernel for good, so the vCPU
+ *                    idles instead of running /init's spin loop (benchmarks)
+ *   ping=IP:COUNT:INTERVAL_MS
+ *                    send COUNT ICMP echo requests to IP from the kernel,
+ *                    INTERVAL_MS apart; print the RTTs (guest clock)
  *   poweroff         kernel_power_off()
  *   reboot           emergency_restart()
  *
@@ -41,24 +46,35 @@
 #include <linux/err.h>
 #include <linux/etherdevice.h>
 #include <linux/if_ether.h>
+#include <linux/icmp.h>
 #include <linux/if_vlan.h>
+#include <linux/in.h>
+#include <linux/inet.h>
 #include <linux/init.h>
+#include <linux/ip.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
 #include <linux/kthread.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/net.h>
 #include <linux/netdevice.h>
+#include <linux/pid.h>
 #include <linux/reboot.h>
 #include <linux/rtnetlink.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/task_work.h>
+#include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+#include <net/checksum.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
 
 static char *steps = "";
 module_param(steps, charp, 0444);
@@ -84,6 +100,14 @@ MODULE_PARM_DESC(devwait, "seconds to wait for the device; 0: run the steps with
 #define WREN_DIRTY_BYTES	(4UL << 20)
 #define WREN_DIRTY_PRINT_S	2
 #define WREN_DIRTY_MISMATCH_MAX	16
+#define WREN_BAD		1	/* internal: step not understood */
+#define WREN_PING_MAX_COUNT	10000U
+#define WREN_PING_MAX_INTERVAL_MS 60000U
+#define WREN_PING_TIMEOUT_MS	2000
+#define WREN_PING_POLL_MS	100
+#define WREN_PING_PAYLOAD	56	/* ping(8)'s default */
+#define WREN_PING_ID		0x5752	/* "WR" */
+#define WREN_PING_PER_LINE	16
 
 /* ------------------------------------------------------------------------ */
 /* Probe frame receive side                                                 */
@@ -286,6 +310,178 @@ static int wren_dirty(const char *arg)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Benchmarks: an idle guest, and guest-to-host ping                        */
+
+/*
+ * /init spins in user mode for ever, so the vCPU never idles. Parking it in
+ * the kernel (a task work that runs when it next returns to user mode and
+ * never comes back) lets the guest reach its idle loop: a benchmark can then
+ * tell the VMM's per-packet CPU time from a busy vCPU. Global init ignores
+ * SIGSTOP, hence the task work.
+ */
+static struct callback_head wren_park_work;
+static bool wren_init_parked;
+static DECLARE_WAIT_QUEUE_HEAD(wren_park_wq);
+
+static void wren_park_fn(struct callback_head *unused)
+{
+	pr_info("init parked\n");
+	wait_event_idle(wren_park_wq, false);
+}
+
+static int wren_park_init(void)
+{
+	struct task_struct *init;
+	struct pid *pid;
+	int rc;
+
+	if (wren_init_parked)
+		return -EALREADY;
+	pid = find_get_pid(1);
+	init = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	if (!init)
+		return -ESRCH;
+	init_task_work(&wren_park_work, wren_park_fn);
+	rc = task_work_add(init, &wren_park_work, TWA_RESUME);
+	put_task_struct(init);
+	if (!rc)
+		wren_init_parked = true;
+	return rc;
+}
+
+struct wren_echo {
+	struct icmphdr hdr;
+	u8 payload[WREN_PING_PAYLOAD];
+};
+
+/* Sends echo request @seq to @dst; returns the RTT in ns or a negative errno. */
+static s64 wren_ping_once(struct socket *sock, __be32 dst, u16 seq)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	u8 buf[60 + sizeof(struct wren_echo)];	/* largest IP header + echo */
+	struct wren_echo req = {};
+	struct msghdr msg = {};
+	ktime_t t0, deadline;
+	struct kvec kv;
+	int rc;
+
+	sin.sin_addr.s_addr = dst;
+	req.hdr.type = ICMP_ECHO;
+	req.hdr.un.echo.id = htons(WREN_PING_ID);
+	req.hdr.un.echo.sequence = htons(seq);
+	memset(req.payload, 0x5a, sizeof(req.payload));
+	req.hdr.checksum = ip_compute_csum(&req, sizeof(req));
+
+	msg.msg_name = &sin;
+	msg.msg_namelen = sizeof(sin);
+	kv.iov_base = &req;
+	kv.iov_len = sizeof(req);
+	t0 = ktime_get();
+	deadline = ktime_add_ms(t0, WREN_PING_TIMEOUT_MS);
+	rc = kernel_sendmsg(sock, &msg, &kv, 1, sizeof(req));
+	if (rc < 0)
+		return rc;
+	do {
+		const struct iphdr *ip = (const struct iphdr *)buf;
+		const struct icmphdr *icmp;
+		unsigned int ihl;
+
+		memset(&msg, 0, sizeof(msg));
+		kv.iov_base = buf;
+		kv.iov_len = sizeof(buf);
+		/* The raw socket gets every ICMP packet the guest receives. */
+		rc = kernel_recvmsg(sock, &msg, &kv, 1, sizeof(buf), 0);
+		if (rc == -EAGAIN)
+			continue;	/* poll timeout: check the deadline */
+		if (rc < 0)
+			return rc;
+		if (rc < (int)sizeof(*ip))
+			continue;
+		ihl = ip->ihl * 4;
+		if (ihl < sizeof(*ip) || ihl + sizeof(*icmp) > (unsigned int)rc)
+			continue;
+		icmp = (const struct icmphdr *)(buf + ihl);
+		if (ip->saddr == dst && icmp->type == ICMP_ECHOREPLY &&
+		    icmp->un.echo.id == htons(WREN_PING_ID) &&
+		    icmp->un.echo.sequence == htons(seq))
+			return ktime_to_ns(ktime_sub(ktime_get(), t0));
+	} while (ktime_before(ktime_get(), deadline));
+	return -ETIMEDOUT;
+}
+
+static void wren_print_rtts(const u32 *rtt_us, unsigned int n)
+{
+	char line[WREN_PING_PER_LINE * 11 + 1];
+	unsigned int i, len = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i % WREN_PING_PER_LINE == 0)
+			len = 0;
+		len += scnprintf(line + len, sizeof(line) - len, "%s%u",
+				 len ? "," : "", rtt_us[i]);
+		if (i % WREN_PING_PER_LINE == WREN_PING_PER_LINE - 1 || i + 1 == n)
+			pr_info("ping rtt_us=%s\n", line);
+	}
+}
+
+/* ping=IP:COUNT:INTERVAL_MS; @val is modified. */
+static int wren_ping(char *val)
+{
+	unsigned int count, interval, i, received = 0;
+	char *count_s, *interval_s;
+	struct socket *sock;
+	const char *end;
+	u32 *rtt_us;
+	__be32 dst;
+	s64 ns;
+	int rc;
+
+	count_s = strchr(val, ':');
+	if (!count_s)
+		return WREN_BAD;
+	*count_s++ = '\0';
+	interval_s = strchr(count_s, ':');
+	if (!interval_s)
+		return WREN_BAD;
+	*interval_s++ = '\0';
+	if (!in4_pton(val, -1, (u8 *)&dst, -1, &end) || *end)
+		return WREN_BAD;
+	if (kstrtouint(count_s, 10, &count) || !count ||
+	    count > WREN_PING_MAX_COUNT)
+		return WREN_BAD;
+	if (kstrtouint(interval_s, 10, &interval) ||
+	    interval > WREN_PING_MAX_INTERVAL_MS)
+		return WREN_BAD;
+
+	rtt_us = kcalloc(count, sizeof(*rtt_us), GFP_KERNEL);
+	if (!rtt_us)
+		return -ENOMEM;
+	/* A kernel socket may be raw without CAP_NET_RAW. */
+	rc = sock_create_kern(&init_net, AF_INET, SOCK_RAW, IPPROTO_ICMP, &sock);
+	if (rc) {
+		kfree(rtt_us);
+		return rc;
+	}
+	sock->sk->sk_rcvtimeo = msecs_to_jiffies(WREN_PING_POLL_MS);
+
+	for (i = 0; i < count; i++) {
+		ns = wren_ping_once(sock, dst, i);
+		if (ns >= 0)
+			rtt_us[received++] = (u32)min_t(s64, div_s64(ns, 1000), U32_MAX);
+		else
+			pr_info("ping lost seq=%u rc=%lld\n", i, ns);
+		if (interval && i + 1 < count)
+			msleep(interval);
+	}
+	sock_release(sock);
+	pr_info("ping dst=%pI4 sent=%u received=%u\n", &dst, count, received);
+	wren_print_rtts(rtt_us, received);
+	kfree(rtt_us);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Steps                                                                    */
 
 static int wren_promisc_count;
@@ -327,8 +523,6 @@ static int wren_counted(struct net_device *nd, int on, int *count,
 	return rc;
 }
 
-#define WREN_BAD	1	/* internal: step not understood */
-
 static int wren_run_step(struct net_device *nd, char *step, s64 next_before)
 {
 	char *key = step, *val;
@@ -356,6 +550,8 @@ static int wren_run_step(struct net_device *nd, char *step, s64 next_before)
 		}
 		if (!strcmp(key, "report"))
 			return wren_report();
+		if (!strcmp(key, "parkinit"))
+			return wren_park_init();
 		if (!strcmp(key, "poweroff")) {
 			pr_info("powering off\n");
 			kernel_power_off();
@@ -369,8 +565,11 @@ static int wren_run_step(struct net_device *nd, char *step, s64 next_before)
 		return WREN_BAD;
 	}
 
-	if (!nd && strcmp(key, "sleep") && strcmp(key, "dirty"))
+	if (!nd && strcmp(key, "sleep") && strcmp(key, "dirty") &&
+	    strcmp(key, "ping"))
 		return -ENODEV;
+	if (!strcmp(key, "ping"))
+		return wren_ping(val);
 	if (!strcmp(key, "promisc")) {
 		if (wren_parse_bool(val, &on))
 			return WREN_BAD;

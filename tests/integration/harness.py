@@ -10,6 +10,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +41,17 @@ def guest_images():
     return vals["KERNEL"], vals["INITRD"]
 
 
+def multiboot_test_kernels():
+    """(ELF, a.out-kludge) forms of guest-images/multiboot-test: from the build
+    tree beside the wren binary (CMake builds them), else built now."""
+    out = Path(wren_binary()).parent / "guest-images" / "multiboot-test"
+    if not (out / "multiboot-test.elf").exists():
+        out = Path(tempfile.mkdtemp(prefix="wren-multiboot-test-"))
+        subprocess.run(["bash", str(GUEST_IMAGES / "multiboot-test" / "build.sh"), str(out)], check=True,
+                       stdout=subprocess.DEVNULL)
+    return str(out / "multiboot-test.elf"), str(out / "multiboot-test-aout.bin")
+
+
 def compat_cmdline():
     """The test-harness profile for this machine's software KVM backend."""
     profile = os.environ.get("WREN_GUEST_PROFILE", "pvm-compat")
@@ -47,13 +59,17 @@ def compat_cmdline():
 
 
 class Netns:
-    """A network namespace owned by one test, with a TAP device in it."""
+    """A network namespace owned by one test, with a TAP device in it. With
+    bridge=True the TAP is enslaved to a bridge br0 that holds the host
+    address, so that a veth can join the guest's link to another namespace
+    (a second "host", see join_hosts)."""
 
     _counter = 0
 
-    def __init__(self, tap="tap0", host_ip="10.77.0.1/24", multi_queue=False):
+    def __init__(self, tap="tap0", host_ip="10.77.0.1/24", multi_queue=False, bridge=False):
         Netns._counter += 1
         self.multi_queue = multi_queue
+        self.bridge = bridge
         self.name = f"wren-t{os.getpid()}-{Netns._counter}"
         self.tap = tap
         self.host_ip = host_ip
@@ -67,7 +83,11 @@ class Netns:
         # A TAP must be attached the way it was created: multi_queue only for queues > 1.
         self.run("ip", "tuntap", "add", "dev", self.tap, "mode", "tap", "vnet_hdr",
                  *(["multi_queue"] if self.multi_queue else []))
-        self.run("ip", "addr", "add", self.host_ip, "dev", self.tap)
+        if self.bridge:
+            self.run("ip", "link", "add", "br0", "type", "bridge")
+            self.run("ip", "link", "set", self.tap, "master", "br0")
+            self.run("ip", "link", "set", "br0", "up")
+        self.run("ip", "addr", "add", self.host_ip, "dev", "br0" if self.bridge else self.tap)
         self.run("ip", "link", "set", self.tap, "up")
         return self
 
@@ -104,6 +124,16 @@ class Netns:
         self.run(sys.executable, "-c", code)
 
 
+def join_hosts(a, b, veth="veth0"):
+    """Joins the bridges of two bridge=True namespaces with a veth pair (named
+    `veth` on both sides), as if two hosts shared the guest's L2 segment."""
+    subprocess.run(["ip", "link", "add", veth, "netns", a.name, "type", "veth", "peer", "name", veth,
+                    "netns", b.name], check=True)
+    for ns in (a, b):
+        ns.run("ip", "link", "set", veth, "master", "br0")
+        ns.run("ip", "link", "set", veth, "up")
+
+
 class Wren:
     """A wren process running inside a namespace, serial to a file, with a control socket."""
 
@@ -117,8 +147,11 @@ class Wren:
         self.args = args
         self.proc = None
 
+    def command(self):
+        return [wren_binary(), "run", "--serial", f"file:{self.serial}", "--api", f"unix:{self.api}", *self.args]
+
     def __enter__(self):
-        cmd = [wren_binary(), "run", "--serial", f"file:{self.serial}", "--api", f"unix:{self.api}", *self.args]
+        cmd = self.command()
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns.name, *cmd]
         log("starting: " + " ".join(shlex.quote(c) for c in cmd))

@@ -9,9 +9,9 @@ reach the guest.
 usage: test_net.py --transport modern|transitional [--queues N]"""
 
 import argparse
-import time
 
 import harness
+from guest_net import GUEST_MAC, IP_CONFIG, advance, filter_state, probes, wait_step
 from harness import Check, EventWatcher, Netns, Wren, log
 
 parser = argparse.ArgumentParser()
@@ -19,7 +19,6 @@ parser.add_argument("--transport", default="modern", choices=["modern", "transit
 parser.add_argument("--queues", type=int, default=1)
 args = parser.parse_args()
 
-GUEST_MAC = "52:54:00:12:34:56"
 EXTRA_UC = "02:11:22:33:44:55"
 EXTRA_MC = "01:00:5e:01:02:03"
 OTHER_UC = "02:00:00:00:aa:01"
@@ -37,52 +36,11 @@ STEPS = [
 
 kernel, initrd = harness.guest_images()
 check = Check()
-cmdline = [harness.compat_cmdline(), "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off",
+cmdline = [harness.compat_cmdline(), IP_CONFIG,
            "wren_test.steps=" + ",".join(STEPS)]
 if args.transport == "transitional":
     cmdline.append("virtio_pci.force_legacy=1")
 net = f"tap=tap0,mac={GUEST_MAC},queues={args.queues},transport={args.transport}"
-
-
-def filter_state(vm):
-    reply = vm.request("query-rx-filter")
-    assert "return" in reply, reply
-    nics = reply["return"]
-    assert len(nics) == 1, nics
-    return nics[0]
-
-
-def advance(vm, step):
-    """Sends `next` probes until the module finishes wait-step `step`."""
-    pattern = rf"WREN-TEST: step {step} done"
-    for _ in range(120):
-        vm.netns.send_probe(GUEST_MAC, "next")
-        try:
-            return vm.wait_for(pattern, timeout=5)
-        except AssertionError:
-            if vm.proc.poll() is not None:
-                raise
-    raise AssertionError(f"wait step {step} never completed")
-
-
-def probes(vm, expect):
-    """Sends one probe per (name, dst, vlan, should_arrive) and checks which arrive."""
-    stamp = f"{time.monotonic_ns() % 100000}"
-    for name, dst, vlan, _ in expect:
-        vm.netns.send_probe(dst, f"{name}-{stamp}", vlan=vlan)
-    sync = f"sync-{stamp}"
-    vm.netns.send_probe(GUEST_MAC, sync)
-    vm.wait_for(rf"rx tag={sync} ", timeout=120)
-    time.sleep(2)  # frames on other queues may trail the sync frame
-    console = vm.console()
-    for name, dst, vlan, should in expect:
-        arrived = f"rx tag={name}-{stamp} " in console
-        check(f"probe {name} to {dst}{' vlan ' + str(vlan) if vlan else ''} "
-              f"{'arrives' if should else 'is dropped'}", arrived == should)
-
-
-def wait_step(vm, step):
-    vm.wait_for(rf"WREN-TEST: step {step} wait", timeout=300)
 
 
 with Netns(multi_queue=args.queues > 1) as ns, Wren(ns, ["--kernel", kernel, "--initrd", initrd, "--cmdline", " ".join(cmdline),
@@ -109,7 +67,7 @@ with Netns(multi_queue=args.queues > 1) as ns, Wren(ns, ["--kernel", kernel, "--
     check("driver installed solicited-node", "33:33:ff:12:34:56" in mc, st)
     check("not promiscuous at start", st["promiscuous"] is False, st)
     check("main MAC reported", st["main_mac"].lower() == GUEST_MAC, st)
-    probes(vm, [("a-own", GUEST_MAC, None, True), ("a-bcast", BROADCAST, None, True),
+    probes(vm, check, [("a-own", GUEST_MAC, None, True), ("a-bcast", BROADCAST, None, True),
                 ("a-uc", OTHER_UC, None, False), ("a-mc", OTHER_MC, None, False),
                 ("a-allsys", "01:00:5e:00:00:01", None, True)])
 
@@ -120,7 +78,7 @@ with Netns(multi_queue=args.queues > 1) as ns, Wren(ns, ["--kernel", kernel, "--
     check("promisc on in rx filter", st["promiscuous"] is True, st)
     check("host level all when promiscuous", st["host_level"] == "all", st)
     check("rx-filter-changed event sent", len(events.named("NIC_RX_FILTER_CHANGED")) >= 1)
-    probes(vm, [("b-uc", OTHER_UC, None, True), ("b-mc", OTHER_MC, None, True)])
+    probes(vm, check, [("b-uc", OTHER_UC, None, True), ("b-mc", OTHER_MC, None, True)])
 
     # Phase C: all-multicast.
     advance(vm, 3)
@@ -128,7 +86,7 @@ with Netns(multi_queue=args.queues > 1) as ns, Wren(ns, ["--kernel", kernel, "--
     st = filter_state(vm)
     check("promisc off, allmulti on", st["promiscuous"] is False and st["allmulti"] is True, st)
     check("host level multicast", st["host_level"] == "multicast", st)
-    probes(vm, [("c-uc", OTHER_UC, None, False), ("c-mc", OTHER_MC, None, True)])
+    probes(vm, check, [("c-uc", OTHER_UC, None, False), ("c-mc", OTHER_MC, None, True)])
 
     # Phase D: extra unicast and multicast addresses.
     advance(vm, 6)
@@ -137,7 +95,7 @@ with Netns(multi_queue=args.queues > 1) as ns, Wren(ns, ["--kernel", kernel, "--
     check("allmulti off", st["allmulti"] is False, st)
     check("extra unicast in table", EXTRA_UC in [m.lower() for m in st["unicast_table"]], st)
     check("extra multicast in table", EXTRA_MC in [m.lower() for m in st["multicast_table"]], st)
-    probes(vm, [("d-uc", EXTRA_UC, None, True), ("d-mc", EXTRA_MC, None, True),
+    probes(vm, check, [("d-uc", EXTRA_UC, None, True), ("d-mc", EXTRA_MC, None, True),
                 ("d-other-mc", OTHER_MC, None, False), ("d-other-uc", OTHER_UC, None, False)])
 
     # Phase E: VLAN 5 added.
@@ -145,7 +103,7 @@ with Netns(multi_queue=args.queues > 1) as ns, Wren(ns, ["--kernel", kernel, "--
     wait_step(vm, 12)
     st = filter_state(vm)
     check("vlan 5 in filter", 5 in st["vlans"], st)
-    probes(vm, [("e-v5", GUEST_MAC, 5, True), ("e-v7", GUEST_MAC, 7, False)])
+    probes(vm, check, [("e-v5", GUEST_MAC, 5, True), ("e-v7", GUEST_MAC, 7, False)])
     # The TAP filter passes our MAC whatever the tag, so the device itself
     # must have dropped the VLAN 7 frame, and counted it.
     st = filter_state(vm)
@@ -156,7 +114,7 @@ with Netns(multi_queue=args.queues > 1) as ns, Wren(ns, ["--kernel", kernel, "--
     wait_step(vm, 15)
     st = filter_state(vm)
     check("vlan 5 removed", 5 not in st["vlans"], st)
-    probes(vm, [("f-v5", GUEST_MAC, 5, False), ("f-own", GUEST_MAC, None, True)])
+    probes(vm, check, [("f-v5", GUEST_MAC, 5, False), ("f-own", GUEST_MAC, None, True)])
 
     advance(vm, 15)
     status = vm.wait_exit(timeout=600)

@@ -46,6 +46,10 @@ std::string boot_protocol_string(uint16_t version) {
   return buf;
 }
 
+bool has_bzimage_magic(std::span<const uint8_t> kernel) {
+  return kernel.size() >= kHeaderEnd && read_header(kernel).header == kHdrSMagic;
+}
+
 uint64_t low_ram_top(const std::vector<MemoryRegion>& regions) {
   for (const auto& r : regions)
     if (layout::kKernelLoadAddr >= r.gpa && layout::kKernelLoadAddr - r.gpa < r.size) return r.gpa + r.size;

@@ -45,7 +45,12 @@ struct BootImage {
   uint64_t initrd_gpa = 0;     // 0 and 0 without an initrd
   uint64_t initrd_size = 0;
   uint16_t protocol_version = 0;
+  uint64_t rax = 0;            // multiboot: the boot loader magic
+  uint64_t rbx = 0;            // multiboot: the information structure's address
 };
+
+// True if `kernel` carries the "HdrS" magic of the Linux boot protocol.
+bool has_bzimage_magic(std::span<const uint8_t> kernel);
 
 // Parses and validates the setup header of `kernel` (a bzImage file's bytes).
 [[nodiscard]] Result<BzImageInfo> parse_bzimage(std::span<const uint8_t> kernel);

@@ -123,6 +123,9 @@ std::vector<uint8_t> encode_fw_cfg_e820(const std::vector<E820Entry>& entries) {
 
 Result<FwCfgLinux> prepare_fw_cfg_linux(std::span<const uint8_t> kernel, std::span<const uint8_t> initrd,
                                         std::string_view cmdline, uint64_t ram_top) {
+  if (!has_bzimage_magic(kernel))
+    return Error{"with --firmware the kernel must be a Linux boot-protocol image (a bzImage, or e.g. ipxe.lkrn); "
+                 "boot a multiboot kernel without --firmware"};
   auto parsed = parse_bzimage(kernel);
   if (!parsed) return Error{parsed.error()};
   const BzImageInfo& info = parsed.value();

@@ -148,6 +148,8 @@ kvm_regs boot_regs(const BootImage& image) {
   r.rflags = 0x2;  // only the always-one bit: interrupts disabled
   r.rip = image.entry_rip;
   r.rsi = image.zero_page_gpa;
+  r.rax = image.rax;
+  r.rbx = image.rbx;
   r.rsp = layout::kBootStackTop;
   r.rbp = layout::kBootStackTop;
   return r;

@@ -31,7 +31,8 @@ std::vector<uint64_t> boot_gdt(EntryMode mode);
 // with paging on the tables written above.
 kvm_sregs boot_sregs(const kvm_sregs& current, EntryMode mode);
 
-// rip = entry, rsi = zero page, rflags = 2 (interrupts off), a small stack.
+// rip = entry, rsi = zero page, rax/rbx as the image asks (multiboot),
+// rflags = 2 (interrupts off), a small stack.
 kvm_regs boot_regs(const BootImage& image);
 
 // x87 control word 0x37f and MXCSR 0x1f80, their power-on values.

@@ -156,6 +156,31 @@ void Vm::set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, uint
   must(ioctl(KVM_SET_USER_MEMORY_REGION, &r), "KVM_SET_USER_MEMORY_REGION");
 }
 
+bool Vm::enable_manual_dirty_log_protect() {
+  if (check_extension(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) <= 0) return false;
+  kvm_enable_cap cap{};
+  cap.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2;
+  cap.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+  return ::ioctl(fd_.get(), KVM_ENABLE_CAP, &cap) == 0;
+}
+
+void Vm::get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap) const {
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bitmap.data();
+  must(::ioctl(fd_.get(), KVM_GET_DIRTY_LOG, &log), "KVM_GET_DIRTY_LOG");
+}
+
+void Vm::clear_dirty_log(uint32_t slot, uint64_t num_pages, std::span<uint64_t> bitmap) const {
+  if (num_pages > bitmap.size() * 64) throw KvmError("KVM_CLEAR_DIRTY_LOG: bitmap smaller than the range", EINVAL);
+  kvm_clear_dirty_log clear{};
+  clear.slot = slot;
+  clear.first_page = 0;
+  clear.num_pages = static_cast<uint32_t>(num_pages);
+  clear.dirty_bitmap = bitmap.data();
+  must(::ioctl(fd_.get(), KVM_CLEAR_DIRTY_LOG, &clear), "KVM_CLEAR_DIRTY_LOG");
+}
+
 void Vm::set_tss_addr(uint64_t addr) { must(::ioctl(fd_.get(), KVM_SET_TSS_ADDR, addr), "KVM_SET_TSS_ADDR"); }
 
 void Vm::set_identity_map_addr(uint64_t addr) {

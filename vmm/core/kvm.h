@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <span>
 #include <vector>
 
 #include "vmm/core/mapping.h"
@@ -83,6 +84,13 @@ class Vm {
   int check_extension(long cap) const;
 
   void set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, uint64_t host_addr, bool log_dirty = false);
+  // Dirty logging for live migration. With manual protection (KVM_CAP_
+  // MANUAL_DIRTY_LOG_PROTECT2, returns false where missing) get_dirty_log only
+  // reads the bitmap and clear_dirty_log re-arms the pages; without it,
+  // get_dirty_log reads and re-arms in one step. One bit per 4 KiB page.
+  bool enable_manual_dirty_log_protect();
+  void get_dirty_log(uint32_t slot, std::span<uint64_t> bitmap) const;
+  void clear_dirty_log(uint32_t slot, uint64_t num_pages, std::span<uint64_t> bitmap) const;
   void set_tss_addr(uint64_t addr);
   void set_identity_map_addr(uint64_t addr);
   void create_irqchip();

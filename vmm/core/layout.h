@@ -22,6 +22,9 @@ inline constexpr uint64_t kCmdlineAddr = 0x20000;
 inline constexpr uint64_t kCmdlineMax = 0x10000;  // 64 KiB area reserved for the command line
 inline constexpr uint64_t kMptableAddr = 0x9fc00;
 inline constexpr uint64_t kEbdaStart = 0x9fc00;   // top of usable low RAM
+// Multiboot: the information structure, memory map, module list and strings.
+inline constexpr uint64_t kMultibootInfoAddr = 0x10000;
+inline constexpr uint64_t kMultibootInfoEnd = kEbdaStart;
 inline constexpr uint64_t kBiosRomStart = 0xe0000;  // ACPI RSDP lives in here
 inline constexpr uint64_t kRsdpAddr = 0xe0000;
 inline constexpr uint64_t kAcpiTablesAddr = 0xe0100;  // tables follow the RSDP

@@ -115,7 +115,9 @@ TEST(Firmware, LinuxImageWithoutInitrdHasNoInitrdFields) {
 }
 
 TEST(Firmware, LinuxImageRefusals) {
-  EXPECT_FALSE(prepare_fw_cfg_linux(std::vector<uint8_t>(4096, 0), {}, "", kRam));  // no HdrS
+  auto no_hdrs = prepare_fw_cfg_linux(std::vector<uint8_t>(4096, 0), {}, "", kRam);  // e.g. a multiboot kernel
+  ASSERT_FALSE(no_hdrs);
+  EXPECT_NE(no_hdrs.error().find("Linux boot-protocol image"), std::string::npos) << no_hdrs.error();
   FakeKernelSpec short_cmdline;
   short_cmdline.cmdline_size = 4;
   EXPECT_FALSE(prepare_fw_cfg_linux(make_bzimage(short_cmdline), {}, "too long", kRam));

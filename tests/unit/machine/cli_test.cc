@@ -16,7 +16,7 @@ class CliTest : public ::testing::Test {
     kernel_ = ::testing::TempDir() + "/cli_test_kernel";
     std::ofstream(kernel_) << "x";
   }
-  std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse(std::vector<std::string> extra) {
+  Command parse(std::vector<std::string> extra) {
     std::vector<std::string> args = {"wren", "run", "--kernel", kernel_};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<const char*> argv;
@@ -87,6 +87,21 @@ TEST_F(CliTest, ClearErrors) {
   EXPECT_NE(error_of({"--cpu-model", "pentium"}).find("host or baseline"), std::string::npos);
   EXPECT_NE(error_of({"--api", "tcp:1"}).find("unix:PATH"), std::string::npos);
   EXPECT_NE(error_of({"--test-exit", "iosize=3"}).find("iosize"), std::string::npos);
+}
+
+TEST_F(CliTest, InitrdIsAFileOrAMultibootModuleList) {
+  auto r = parse({"--initrd", kernel_});
+  ASSERT_TRUE(std::holds_alternative<RunConfig>(r));
+  EXPECT_EQ(std::get<RunConfig>(r).initrd, kernel_);
+
+  const std::string list = kernel_ + " arg=1," + kernel_;
+  r = parse({"--initrd", list});
+  ASSERT_TRUE(std::holds_alternative<RunConfig>(r)) << error_of({"--initrd", list});
+  EXPECT_EQ(std::get<RunConfig>(r).initrd, list);
+
+  EXPECT_NE(error_of({"--initrd", "/nonexistent/initrd"}).find("/nonexistent/initrd"), std::string::npos);
+  EXPECT_NE(error_of({"--initrd", kernel_ + ",/nonexistent/mod x"}).find("/nonexistent/mod"), std::string::npos);
+  EXPECT_NE(error_of({"--initrd", kernel_ + ","}).find("empty entry"), std::string::npos);
 }
 
 TEST(Cli, MissingKernelFileIsAnError) {

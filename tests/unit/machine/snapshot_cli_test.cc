@@ -6,18 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "parse_args.h"
 #include "vmm/cli.h"
 #include "vmm/snapshot_io.h"
 
 namespace wren {
 namespace {
-
-std::variant<RunConfig, CliExit, SnapshotInspectCommand> parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "wren");
-  std::vector<const char*> argv;
-  for (auto& a : args) argv.push_back(a.c_str());
-  return parse_command_line(static_cast<int>(argv.size()), argv.data());
-}
 
 std::string temp_file(const std::string& name, const std::string& contents) {
   const std::string path = ::testing::TempDir() + "/" + name;
@@ -27,7 +21,7 @@ std::string temp_file(const std::string& name, const std::string& contents) {
 
 TEST(SnapshotCli, RestoreMakesKernelOptional) {
   const auto snap = temp_file("snapshot_cli_restore.snap", "x");
-  auto r = parse({"run", "--restore", snap, "--memory", "256M", "--cpus", "2"});
+  auto r = parse_args({"run", "--restore", snap, "--memory", "256M", "--cpus", "2"});
   auto* cfg = std::get_if<RunConfig>(&r);
   ASSERT_NE(cfg, nullptr);
   EXPECT_EQ(cfg->restore, snap);
@@ -37,31 +31,53 @@ TEST(SnapshotCli, RestoreMakesKernelOptional) {
 }
 
 TEST(SnapshotCli, KernelOrRestoreIsRequired) {
-  auto r = parse({"run", "--memory", "256M"});
+  auto r = parse_args({"run", "--memory", "256M"});
   auto* e = std::get_if<CliExit>(&r);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->status, 2);
   EXPECT_NE(e->message.find("--kernel is required (or --restore FILE"), std::string::npos) << e->message;
 }
 
-TEST(SnapshotCli, FirmwareBootsWithoutKernelButNotFromASnapshot) {
+TEST(SnapshotCli, FirmwareBootsWithoutKernelButNotFromASnapshotOrMigration) {
   const std::string bios = temp_file("cli_bios.bin", "x");
-  auto r = parse({"run", "--firmware", bios});
+  auto r = parse_args({"run", "--firmware", bios});
   auto* cfg = std::get_if<RunConfig>(&r);
   ASSERT_NE(cfg, nullptr);
   EXPECT_EQ(cfg->firmware, bios);
   EXPECT_TRUE(cfg->kernel.empty());
 
   const std::string snap = temp_file("cli_fw.snap", "x");
-  r = parse({"run", "--firmware", bios, "--restore", snap});
+  r = parse_args({"run", "--firmware", bios, "--restore", snap});
   auto* e = std::get_if<CliExit>(&r);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->status, 2);
   EXPECT_NE(e->message.find("--firmware and --restore cannot be combined"), std::string::npos) << e->message;
+
+  r = parse_args({"run", "--firmware", bios, "--incoming", "tcp:127.0.0.1:4444"});
+  e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+  EXPECT_NE(e->message.find("--firmware and --incoming cannot be combined"), std::string::npos) << e->message;
+}
+
+TEST(SnapshotCli, FirmwareTakesOneInitrdFileNotAModuleList) {
+  const std::string bios = temp_file("cli_bios2.bin", "x");
+  const std::string kernel = temp_file("cli_fw_kernel", "x");
+  const std::string module = temp_file("cli_fw_module", "x");
+  auto r = parse_args({"run", "--firmware", bios, "--kernel", kernel, "--initrd", module + "," + module});
+  auto* e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+  EXPECT_NE(e->message.find("with --firmware it is one file"), std::string::npos) << e->message;
+
+  r = parse_args({"run", "--firmware", bios, "--kernel", kernel, "--initrd", module});
+  auto* cfg = std::get_if<RunConfig>(&r);
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_EQ(cfg->initrd, module);
 }
 
 TEST(SnapshotCli, RestoreFileMustExist) {
-  auto r = parse({"run", "--restore", "/nonexistent/x.snap"});
+  auto r = parse_args({"run", "--restore", "/nonexistent/x.snap"});
   auto* e = std::get_if<CliExit>(&r);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->status, 2);
@@ -70,28 +86,28 @@ TEST(SnapshotCli, RestoreFileMustExist) {
 
 TEST(SnapshotCli, PlainRunHasNoRestore) {
   const auto kernel = temp_file("snapshot_cli_kernel", "x");
-  auto r = parse({"run", "--kernel", kernel});
+  auto r = parse_args({"run", "--kernel", kernel});
   auto* cfg = std::get_if<RunConfig>(&r);
   ASSERT_NE(cfg, nullptr);
   EXPECT_TRUE(cfg->restore.empty());
 }
 
 TEST(SnapshotCli, InspectParses) {
-  auto r = parse({"snapshot", "inspect", "/tmp/some.snap"});
+  auto r = parse_args({"snapshot", "inspect", "/tmp/some.snap"});
   auto* cmd = std::get_if<SnapshotInspectCommand>(&r);
   ASSERT_NE(cmd, nullptr);
   EXPECT_EQ(cmd->path, "/tmp/some.snap");
 }
 
 TEST(SnapshotCli, InspectNeedsAFile) {
-  auto r = parse({"snapshot", "inspect"});
+  auto r = parse_args({"snapshot", "inspect"});
   auto* e = std::get_if<CliExit>(&r);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->status, 2);
 }
 
 TEST(SnapshotCli, SnapshotNeedsASubcommand) {
-  auto r = parse({"snapshot"});
+  auto r = parse_args({"snapshot"});
   ASSERT_NE(std::get_if<CliExit>(&r), nullptr);
 }
 

@@ -19,7 +19,7 @@
 namespace wren::migrate {
 namespace {
 
-const std::filesystem::path kGoldenDir = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "golden";
+const std::filesystem::path kGoldenDir = std::filesystem::path(WREN_TESTS_DIR) / "golden";
 
 std::vector<uint8_t> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -123,6 +123,36 @@ TEST(GuestPages, RefusesBadZeroRuns) {
   EXPECT_TRUE(load(run(0, 64), dst).ok());
 }
 
+TEST(GuestPages, PageLimitIsCheckedBeforeMemoryIsTouched) {
+  GuestMemory dst = make_memory();
+  put(dst, 20 * kPageSize, 0x77);
+  auto limited = [&](const std::vector<uint8_t>& bytes, uint64_t max_pages) {
+    SpanSource source(bytes);
+    return read_page_batch(source, dst, max_pages);
+  };
+  // A zero run over the limit, even one that would clear a page first.
+  auto run = handmade([](ByteSink& s) { put_u8(s, kPageTagZero); put_u64(s, 0); put_u64(s, 32); }, 0, 32);
+  EXPECT_EQ(limited(run, 16).error(), "guest memory stream: more than 16 pages");
+  EXPECT_TRUE(limited(run, 32).ok());
+  put(dst, 20 * kPageSize, 0x77);
+  // The limit counts data and zero pages together.
+  auto mixed = handmade(
+      [](ByteSink& s) {
+        put_u8(s, kPageTagZero); put_u64(s, 0); put_u64(s, 3);
+        put_u8(s, kPageTagData); put_u64(s, 20 * kPageSize); s.write(std::vector<uint8_t>(kPageSize, 0x55));
+      },
+      1, 3);
+  EXPECT_EQ(limited(mixed, 3).error(), "guest memory stream: more than 3 pages");
+  std::vector<uint8_t> page(kPageSize);
+  ASSERT_TRUE(dst.read(20 * kPageSize, page));
+  EXPECT_EQ(page[0], 0x77);  // the data page past the limit was not written
+  EXPECT_TRUE(limited(mixed, 4).ok());
+  // Without a limit, guest RAM is the limit.
+  EXPECT_EQ(load(handmade([](ByteSink& s) { put_u8(s, kPageTagZero); put_u64(s, kHigh); put_u64(s, 81); }, 0, 81), dst)
+                .error(),
+            "guest memory stream: more than 80 pages");
+}
+
 TEST(GuestPages, RefusesUnknownTagCountsAndChecksum) {
   GuestMemory dst = make_memory();
   auto unknown = handmade([](ByteSink& s) { put_u8(s, 7); put_u64(s, 0); }, 0, 0);

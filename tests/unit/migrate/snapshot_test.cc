@@ -9,7 +9,7 @@
 
 #include <filesystem>
 
-#include "golden/golden_values.h"
+#include "golden_machine_checks.h"
 #include "migrate/stream.h"
 
 namespace wren::migrate {
@@ -19,38 +19,18 @@ constexpr uint64_t kPage = 4096;
 
 GuestMemory make_memory() { return GuestMemory({{0, 16 * kPage}, {0x100000000, 4 * kPage}}); }
 
-std::vector<Payload> machine_payloads() {
-  std::vector<Payload> p{make_payload(kinds::kVcpu, "cpu0", golden::vcpu()),
-                         make_payload(kinds::kVm, "vm", golden::vm()),
-                         make_payload(kinds::kUart, "com1", golden::uart()),
-                         make_payload(kinds::kVirtioPci, "net0", golden::virtio_pci())};
-  NetDevice::State net = golden::net_device();
-  net.control.rx_filter = golden::rx_filter();
-  for (auto& x : kinds::net_device_payloads("net0", net)) p.push_back(std::move(x));
-  return p;
-}
+std::vector<Payload> machine_payloads() { return golden_machine::payloads(); }
 
 // Everything a restore would take, compared with what was written.
 Status restore_and_compare(SnapshotReader& snap, GuestMemory& memory, const std::vector<uint8_t>& want_memory) {
   Import& im = snap.import();
-  auto vcpu = im.take(kinds::kVcpu, "cpu0");
-  auto vm = im.take(kinds::kVm, "vm");
-  auto uart = im.take(kinds::kUart, "com1");
-  auto pci = im.take(kinds::kVirtioPci, "net0");
-  auto net = kinds::take_net_device(im, "net0");
-  for (const std::string* e : {&vcpu.error(), &vm.error(), &uart.error(), &pci.error(), &net.error()})
-    if (!e->empty()) return Failure{*e};
+  auto taken = golden_machine::take(im);
+  if (!taken) return Failure{taken.error()};
   if (auto done = im.finish(); !done) return done;
   auto pages = snap.load_memory(memory);
   if (!pages) return Failure{pages.error()};
   // Accepted: then it must be exactly what was written.
-  NetDevice::State want_net = golden::net_device();
-  want_net.control.rx_filter = golden::rx_filter();
-  EXPECT_TRUE(*vcpu == golden::vcpu());
-  EXPECT_TRUE(*vm == golden::vm());
-  EXPECT_EQ(encode_state(*uart, 1), encode_state(golden::uart(), 1));
-  EXPECT_EQ(encode_state(*pci, 1), encode_state(golden::virtio_pci(), 1));
-  EXPECT_EQ(*net, want_net);
+  golden_machine::expect_golden(*taken);
   std::vector<uint8_t> got(16 * kPage);
   EXPECT_TRUE(memory.read(0, got));
   EXPECT_EQ(got, want_memory);

@@ -28,12 +28,33 @@ TEST(DebugExit, WriteInvokesCallbackWithMappedStatus) {
   EXPECT_EQ(*status, (0x1234 << 1) | 1);
 }
 
-TEST(DebugExit, AccessBeyondWidthIsIgnored) {
+TEST(DebugExit, AccessStartingBeyondWidthIsIgnored) {
   int calls = 0;
   DebugExit dev(0xf4, 1, [&](int) { ++calls; });
-  std::array<uint8_t, 2> w{1, 2};
-  dev.write(0, w);
+  std::array<uint8_t, 1> b{1};
+  dev.write(1, b);
+  dev.write(3, b);
   EXPECT_EQ(calls, 0);
+}
+
+TEST(DebugExit, WiderAccessUsesTheBytesInsideTheWidth) {
+  // QEMU: an outl to a 1-port isa-debug-exit exits with the low byte.
+  std::optional<int> status;
+  DebugExit dev(0xf4, 1, [&](int s) { status = s; });
+  std::array<uint8_t, 4> l{0x05, 0x01, 0xff, 0xff};
+  dev.write(0, l);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, (0x05 << 1) | 1);
+
+  DebugExit dev2(0xf4, 2, [&](int s) { status = s; });
+  dev2.write(1, l);  // starts inside, one byte of it inside
+  EXPECT_EQ(*status, (0x05 << 1) | 1);
+}
+
+TEST(DebugExit, ClaimsRoomForAnyAccessWidth) {
+  EXPECT_EQ(DebugExit(0xf4, 1, [](int) {}).claimed_length(), 4u);
+  EXPECT_EQ(DebugExit(0xf4, 2, [](int) {}).claimed_length(), 4u);
+  EXPECT_EQ(DebugExit(0xf4, 4, [](int) {}).claimed_length(), 4u);
 }
 
 TEST(DebugExit, ReadsAllOnes) {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the multiboot test kernel from kernel.s with binutils (as --32,
+# ld -m elf_i386) into OUTDIR, in two forms:
+#   multiboot-test.elf       ELF32; the loader follows its program headers
+#   multiboot-test-aout.bin  flat image; the loader follows the header's
+#                            address fields (multiboot flag 16, "a.out kludge")
+# Prints the two paths. CMake runs it into <build>/guest-images/multiboot-test.
+#   guest-images/multiboot-test/build.sh OUTDIR
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out=${1:?usage: build.sh OUTDIR}
+mkdir -p "$out"
+link() { ld -m elf_i386 -T "$here/link.ld" --no-warn-rwx-segments -o "$@"; }
+
+as --32 -o "$out/kernel-elf.o" "$here/kernel.s"
+link "$out/multiboot-test.elf" "$out/kernel-elf.o"
+
+as --32 --defsym AOUT_KLUDGE=1 -o "$out/kernel-aout.o" "$here/kernel.s"
+link "$out/kernel-aout.elf" "$out/kernel-aout.o"
+objcopy -O binary "$out/kernel-aout.elf" "$out/multiboot-test-aout.bin"
+
+echo "$out/multiboot-test.elf"
+echo "$out/multiboot-test-aout.bin"

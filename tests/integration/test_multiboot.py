@@ -1,0 +1,69 @@
+"""Issue 7: multiboot kernels and the test-exit device. Boots the project's
+multiboot test kernel (guest-images/multiboot-test) in both forms, ELF and
+a.out kludge, with two modules and a command line; the kernel prints what the
+multiboot information structure told it and writes the `exit=N` of its
+command line to port 0xf4, so `wren run` must exit with (N << 1) | 1. Also
+checks that a file that is neither a bzImage nor multiboot is refused."""
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import harness
+from harness import Check, Netns, Wren, log
+
+MEMORY_MB = 64
+check = Check()
+elf_kernel, aout_kernel = harness.multiboot_test_kernels()
+
+
+def boot(ns, name, kernel, modules, cmdline, test_exit):
+    args = ["--kernel", kernel, "--initrd", modules, "--cmdline", cmdline, "--memory", f"{MEMORY_MB}M",
+            "--test-exit", test_exit]
+    with Wren(ns, args, name=name) as vm:
+        t0 = time.monotonic()
+        status = vm.wait_exit(timeout=120)
+        log(f"{name}: wren exited with {status} after {time.monotonic() - t0:.1f} s")
+        console, stderr = vm.console(), vm.stderr_path.read_text()
+        if status < 0 or status % 2 == 0:
+            vm.dump()
+        return status, console, stderr
+
+
+with Netns() as ns:
+    workdir = Path(tempfile.mkdtemp(prefix="wren-multiboot-"))
+    mod0, mod1 = workdir / "module-zero", workdir / "module-one"
+    mod0.write_text("first module payload\nsecond line\n")
+    mod1.write_bytes(b"second\0binary")
+    modules = f"{mod0} alpha=1 beta,{mod1}"
+
+    for name, kernel, code, test_exit in [("multiboot-elf", elf_kernel, 21, "iobase=0xf4"),
+                                          ("multiboot-aout", aout_kernel, 100, "iobase=0xf4,iosize=4")]:
+        status, console, stderr = boot(ns, name, kernel, modules, f"exit={code} hello multiboot", test_exit)
+        expected = (code << 1) | 1
+        check(f"{name}: wren exits with (code << 1) | 1 = {expected}", status == expected, f"status {status}")
+        check(f"{name}: banner on COM1", "wren multiboot test kernel: hello" in console)
+        check(f"{name}: boot loader name", "loader: wren\n" in console)
+        check(f"{name}: command line is 'KERNEL CMDLINE'",
+              f"cmdline: {kernel} exit={code} hello multiboot\n" in console)
+        check(f"{name}: memory sizes", f"mem_lower: 639 KiB, mem_upper: {(MEMORY_MB - 1) * 1024} KiB" in console)
+        check(f"{name}: memory map has RAM from 1 MiB",
+              f"mmap: base 0x0000000000100000 length 0x{(MEMORY_MB - 1) << 20:016x} type 1" in console)
+        check(f"{name}: memory map reserves the EBDA and BIOS area",
+              "mmap: base 0x000000000009fc00 length 0x0000000000060400 type 2" in console)
+        check(f"{name}: two modules", "modules: 2\n" in console)
+        check(f"{name}: module 0 with its arguments and contents",
+              f"module 0: {mod0} alpha=1 beta size {mod0.stat().st_size} data 'first module payload'" in console)
+        check(f"{name}: module 1", f"module 1: {mod1} size {mod1.stat().st_size} data 'second'" in console)
+        check(f"{name}: kernel read its exit code", f"exit code: {code}" in console)
+        check(f"{name}: no VMM error report", "stopped:" not in stderr, stderr[-500:])
+
+    # Neither a bzImage nor a multiboot kernel: refused before the guest runs.
+    junk = workdir / "not-a-kernel"
+    junk.write_bytes(b"just some bytes\n" * 1024)
+    status, _, stderr = boot(ns, "not-a-kernel", str(junk), str(mod1), "", "iobase=0xf4")
+    check("unknown image: wren exits 1", status == 1, f"status {status}")
+    check("unknown image: message says what it is not", "neither a Linux bzImage" in stderr, stderr[-500:])
+    shutil.rmtree(workdir)
+check.finish()
