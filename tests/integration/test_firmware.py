@@ -27,8 +27,6 @@ from pathlib import Path
 import harness
 from harness import Check, Netns, Wren, log
 
-SEABIOS = os.environ.get("WREN_SEABIOS", "/usr/share/seabios/bios.bin")
-IPXE = os.environ.get("WREN_IPXE_LKRN", "/usr/lib/ipxe/ipxe.lkrn")
 HOST_IP, GUEST_IP, PORT = "10.77.0.1", "10.77.0.2", 8080
 IPXE_TIMEOUT = int(os.environ.get("WREN_IPXE_TIMEOUT", "900"))
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc")
@@ -66,12 +64,10 @@ class NicPoller:
 
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--transport", choices=["modern", "transitional"], default="modern")
+parser.add_argument("--guest", choices=["seabios-ipxe-modern", "seabios-ipxe-transitional"], required=True,
+                    help="guest-images/manifest.json entry")
 args = parser.parse_args()
-
-for path, package in ((SEABIOS, "seabios"), (IPXE, "ipxe"), ("/usr/share/qemu/linuxboot_dma.bin", "qemu-system-data")):
-    if not Path(path).exists():
-        sys.exit(f"{path} is missing: install the Debian package {package} (scripts/install-deps.sh)")
+guest = harness.manifest_guest(args.guest)
 
 check = Check()
 token = secrets.token_hex(16)
@@ -103,13 +99,13 @@ with tempfile.TemporaryDirectory(prefix="wren-fw-") as tmp, Netns(host_ip=f"{HOS
                                    "--bind", HOST_IP, "--directory", str(served)],
                                   stdout=http_out, stderr=subprocess.STDOUT)
     try:
-        wren_args = ["--firmware", SEABIOS, "--kernel", IPXE, "--initrd", str(script), "--memory", "256M",
-                     "--net", f"tap={ns.tap},transport={args.transport}"]
+        wren_args = harness.boot_args(guest, script=str(script), tap=ns.tap)
+        transport_mode = re.search(r"transport=(\w+)", " ".join(wren_args)).group(1)
         started = time.time()
-        with Wren(ns, wren_args, name=f"firmware-ipxe-{args.transport}") as vm:
+        with Wren(ns, wren_args, name=args.guest) as vm:
             poller = NicPoller(vm)
             try:
-                vm.wait_for(r"WREN-IPXE-(DONE|FAILED)", timeout=IPXE_TIMEOUT)
+                vm.wait_for(rf"{guest['healthy']}|WREN-IPXE-FAILED", timeout=IPXE_TIMEOUT)
                 time.sleep(3)  # one more sample of the NIC after iPXE exits
             finally:
                 nic_state = poller.stop()
@@ -126,13 +122,14 @@ with tempfile.TemporaryDirectory(prefix="wren-fw-") as tmp, Netns(host_ip=f"{HOS
                   stats is not None and int(stats.group(1)) > 0 and int(stats.group(3)) > 0,
                   stats.group(0) if stats else "no ifstat line")
             check("the script did not fail", "WREN-IPXE-FAILED" not in console)
+            check(f"healthy console per the manifest (/{guest['healthy']}/)", re.search(guest["healthy"], console) is not None)
             sizes = [int(m.group(1)) for m in re.finditer(r"payload(?:\.bin)? : (\d+) bytes", console)]
             check("imgstat reports the payload's exact size", sizes == [len(payload)], f"sizes {sizes}")
             check("the fetched script printed this run's token", f"WREN-TOKEN {token}" in console)
             transport = (nic_state or {}).get("transport", {})
             counters = (nic_state or {}).get("counters", {})
             log(f"last NIC sample: transport {transport}, counters {counters}")
-            check("NIC in the requested transport mode", transport.get("mode") == args.transport, str(transport))
+            check("NIC in the requested transport mode", transport.get("mode") == transport_mode, str(transport))
             check("frames flowed both ways through Wren's NIC",
                   counters.get("rx_packets", 0) > 0 and counters.get("tx_packets", 0) > 0, str(counters))
             stderr = vm.stderr_path.read_text()

@@ -10,21 +10,17 @@ Slow on the software KVM backend (the real-mode setup code is emulated too):
 allow 15 minutes or more.
 """
 
-import os
 import re
 
 import harness
 from harness import Check, Wren, log
 
-SEABIOS = os.environ.get("WREN_SEABIOS", "/usr/share/seabios/bios.bin")
-
-kernel, initrd = harness.guest_images()
+guest = harness.manifest_guest("linux-firmware")
 check = Check()
 cmdline = f"{harness.compat_cmdline()} wren_test.devwait=0 wren_test.steps=waitinit,sleep=1000,poweroff"
 
-with Wren(None, ["--firmware", SEABIOS, "--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline,
-                 "--memory", "512M"], name="firmware-linux") as vm:
-    vm.wait_for(r"Run /init as init process")
+with Wren(None, harness.boot_args(guest, cmdline=cmdline), name="firmware-linux") as vm:
+    vm.wait_for(guest["healthy"])
     console = vm.console()
     check("SeaBIOS ran first", "SeaBIOS (version" in console)
     check("Linux got the command line through fw_cfg", cmdline in console)
