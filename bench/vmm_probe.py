@@ -28,9 +28,11 @@ def overhead_kib(pid, guest_ram_bytes):
     return total
 
 
-def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False):
+def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False, firmware=None):
     cmd = [harness.wren_binary(), "run", "--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline,
            "--memory", f"{mem_mb}M", "--serial", f"file:{serial}"]
+    if firmware:
+        cmd += ["--firmware", firmware]
     if net_tap:
         cmd += ["--net", f"tap={net_tap}"]
     if test_exit:
@@ -39,11 +41,13 @@ def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=Fa
 
 
 def qemu_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False, mac=None, qmp=None,
-             incoming=None):
+             incoming=None, firmware=None):
     # -cpu host fails here (QEMU cannot set MSR 0x10a on this backend): use its default model.
     cmd = ["qemu-system-x86_64", "-enable-kvm", "-m", str(mem_mb), "-smp", "1",
            "-nographic", "-no-reboot", "-nodefaults", "-serial", f"file:{serial}", "-display", "none",
            "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
+    if firmware:
+        cmd += ["-bios", firmware]
     if net_tap:
         cmd += ["-netdev", f"tap,id=n0,ifname={net_tap},script=no,downscript=no,vhost=off",
                 "-device", "virtio-net-pci,netdev=n0" + (f",mac={mac}" if mac else "")]

@@ -10,6 +10,7 @@ packages=(
   python3 iproute2 iputils-ping procps
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio gzip xz-utils
   qemu-system-x86
+  seabios ipxe qemu-system-data
 )
 
 missing=()

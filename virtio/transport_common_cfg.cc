@@ -86,7 +86,9 @@ void common_cfg_read(TransportCore& core, uint64_t offset, std::span<uint8_t> ou
     if (q) store_le(out, (queue_address(*q, f->part) & mask) >> shift);
     return;
   }
-  if (field_width(offset) != out.size()) return;
+  // A narrower read at a field's start returns its low bytes, as QEMU does:
+  // Debian's iPXE (1.0.0+git-20190125) reads device_feature 16 bits at a time.
+  if (field_width(offset) < out.size()) return;
 
   uint64_t value = 0;
   switch (offset) {

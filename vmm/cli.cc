@@ -135,6 +135,9 @@ Command parse_command_line(int argc, const char* const* argv) {
       ->check(CLI::ExistingFile);
   run->add_option("--incoming", cfg.incoming,
                   "Wait for a live migration on tcp:ADDR:PORT instead of booting a kernel");
+  run->add_option("--firmware", cfg.firmware,
+                  "Boot this BIOS image (e.g. SeaBIOS) from the reset vector; --kernel is then loaded through fw_cfg")
+      ->check(CLI::ExistingFile);
   run->add_option("--initrd", cfg.initrd, "Initial ramdisk, or multiboot modules: PATH[ ARGS][,PATH[ ARGS]...]")
       ->check(initrd_validator());
   run->add_option("--cmdline", cfg.cmdline, "Kernel command line");
@@ -183,9 +186,14 @@ Command parse_command_line(int argc, const char* const* argv) {
     return migrate;
   }
 
-  const int starts = !cfg.kernel.empty() + !cfg.restore.empty() + !cfg.incoming.empty();
-  if (starts == 0) return fail("--kernel is required (or --restore FILE, or --incoming tcp:ADDR:PORT)");
+  const int starts = !cfg.kernel.empty() + !cfg.restore.empty() + !cfg.incoming.empty() + !cfg.firmware.empty();
+  if (starts == 0)
+    return fail("--kernel is required (or --restore FILE, --incoming tcp:ADDR:PORT, or --firmware PATH)");
   if (!cfg.restore.empty() && !cfg.incoming.empty()) return fail("--restore and --incoming exclude each other");
+  if (!cfg.firmware.empty() && !cfg.restore.empty()) return fail("--firmware and --restore cannot be combined");
+  if (!cfg.firmware.empty() && !cfg.incoming.empty()) return fail("--firmware and --incoming cannot be combined");
+  if (!cfg.firmware.empty() && !cfg.initrd.empty() && !CLI::ExistingFile(cfg.initrd).empty())
+    return fail("--initrd: with --firmware it is one file (fw_cfg carries one initrd, not a module list)");
   if (!cfg.incoming.empty() && cfg.incoming.rfind("tcp:", 0) != 0)
     return fail("--incoming must be tcp:ADDR:PORT (got '" + cfg.incoming + "')");
 

@@ -1,9 +1,12 @@
 #include "vmm/exit_report.h"
 
-#include <array>
 #include <cstdio>
 
 namespace wren {
+
+namespace {
+constexpr size_t kReportedCodeBytes = 16;
+}  // namespace
 
 const char* exit_reason_name(uint32_t reason) {
   switch (reason) {
@@ -42,10 +45,8 @@ std::string describe_fatal_exit(const Vcpu& vcpu, const GuestMemory& memory, con
   std::snprintf(line, sizeof line, "  RIP=%016llx RSP=%016llx RFLAGS=%08llx CS=%04x CR0=%llx CR3=%llx CR4=%llx EFER=%llx\n",
                 regs.rip, regs.rsp, regs.rflags, sregs.cs.selector, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
   out += line;
-  kvm_translation tr{};
-  tr.linear_address = sregs.cs.base + regs.rip;
-  std::array<uint8_t, 16> bytes{};
-  if (vcpu.ioctl(KVM_TRANSLATE, &tr) == 0 && tr.valid && memory.read(tr.physical_address, bytes)) {
+  const auto bytes = code_at_rip(vcpu, memory, regs, sregs, kReportedCodeBytes);
+  if (bytes.size() == kReportedCodeBytes) {
     out += "  code at RIP:";
     for (auto b : bytes) {
       std::snprintf(line, sizeof line, " %02x", b);
@@ -56,6 +57,15 @@ std::string describe_fatal_exit(const Vcpu& vcpu, const GuestMemory& memory, con
     out += "  code at RIP: (not mapped)\n";
   }
   return out;
+}
+
+std::vector<uint8_t> code_at_rip(const Vcpu& vcpu, const GuestMemory& memory, const kvm_regs& regs,
+                                 const kvm_sregs& sregs, size_t count) {
+  kvm_translation tr{};
+  tr.linear_address = sregs.cs.base + regs.rip;
+  std::vector<uint8_t> bytes(count);
+  if (vcpu.ioctl(KVM_TRANSLATE, &tr) < 0 || !tr.valid || !memory.read(tr.physical_address, bytes)) return {};
+  return bytes;
 }
 
 }  // namespace wren

@@ -10,6 +10,7 @@
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
+#include "vmm/boot/firmware.h"
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
 #include "vmm/core/layout.h"
@@ -78,6 +79,18 @@ static T must(Result<T> r, const std::string& what) {
 }
 
 void Machine::load_guest() {
+  if (!config_.firmware.empty()) {
+    FirmwareBoot::Options options;
+    options.firmware_path = config_.firmware;
+    options.kernel_path = config_.kernel;
+    options.initrd_path = config_.initrd;
+    options.cmdline = config_.cmdline;
+    options.cpus = config_.cpus;
+    if (config_.serial.kind != SerialConfig::Kind::None) options.serial_console_port = layout::kPortCom1;
+    const auto rom_slot = static_cast<uint32_t>(memory_->regions().size());
+    firmware_ = std::make_unique<FirmwareBoot>(vm_, rom_slot, *memory_, pio_, options);
+    return;
+  }
   const auto e820 = build_e820(memory_->regions());
   boot_image_ = must(load_kernel(*memory_, {config_.kernel, config_.initrd, config_.cmdline}, e820),
                      "kernel '" + config_.kernel + "'");
@@ -99,7 +112,10 @@ void Machine::create_vcpus() {
     vcpu.set_cpuid(vcpu_cpuid(*model, supported, i, config_.cpus));
     vcpu.set_msrs(boot_msrs());
     vcpu.set_fpu(boot_fpu());
-    if (i == 0) {
+    if (i == 0 && firmware_) {
+      vcpu.set_sregs(reset_vector_sregs(vcpu.get_sregs()));
+      vcpu.set_regs(reset_vector_regs());
+    } else if (i == 0) {
       // The bootstrap processor starts at the kernel entry; the others wait
       // for INIT/SIPI from the guest, handled by the in-kernel LAPIC.
       vcpu.set_sregs(boot_sregs(vcpu.get_sregs(), boot_image_.mode));
@@ -127,6 +143,9 @@ nlohmann::json Machine::snapshot_command(const nlohmann::json& arguments) {
     resume_after = arguments["resume"].get<bool>();
   }
   const std::string path = arguments["path"].get<std::string>();
+  if (firmware_)
+    throw ApiError("SnapshotFailed", "snapshots of a --firmware guest are not supported (the firmware image and "
+                                     "fw_cfg state are not saved)");
   // A guest the user paused stays paused; a running one runs on unless
   // resume=false (also after a failure: a failed snapshot leaves it as it was).
   const bool was_paused = paused_;
@@ -175,6 +194,11 @@ void Machine::start_api() {
   api_->add_command("snapshot", [this](const nlohmann::json& args) { return snapshot_command(args); });
   migration_ = std::make_unique<MigrationController>(migration_host());
   migration_->register_api(*api_);
+  if (firmware_)  // replaces the controller's "migrate"; query-migrate still answers
+    api_->add_command("migrate", [](const nlohmann::json&) -> nlohmann::json {
+      throw ApiError("MigrationFailed", "live migration of a --firmware guest is not supported (the firmware image "
+                                        "and fw_cfg state are not transferred)");
+    });
   pci_->register_api(*api_);
 }
 

@@ -19,6 +19,7 @@
 namespace wren {
 
 class ApiServer;
+class FirmwareBoot;
 class SerialBackend;
 class VcpuRunner;
 class PlatformDevices;
@@ -62,6 +63,7 @@ class Machine {
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<MigrationController> migration_;  // with the control socket
   BootImage boot_image_;
+  std::unique_ptr<FirmwareBoot> firmware_;
   bool paused_ = false;
   bool manual_dirty_protect_ = false;
 };

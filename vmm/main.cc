@@ -1,4 +1,5 @@
 // wren: boots a guest from the command line. See README.md.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
   }
   if (auto* inspect = std::get_if<wren::SnapshotInspectCommand>(&parsed)) return wren::inspect_snapshot_command(inspect->path);
   if (auto* migrate = std::get_if<wren::MigrateCommand>(&parsed)) return wren::run_migrate_command(*migrate);
+  // Logs go to stderr: stdout may be the guest's serial console.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("wren"));
   spdlog::set_pattern("wren: %l: %v");
   spdlog::set_level(spdlog::level::warn);
   if (const char* lvl = std::getenv("WREN_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));

@@ -26,9 +26,10 @@ struct TestExitConfig {
 };
 
 struct RunConfig {
-  std::string kernel;    // empty only with `restore` or `incoming`
+  std::string kernel;    // empty only with `restore`, `incoming` or `firmware`
   std::string restore;   // --restore FILE: continue a snapshot instead of booting
   std::string incoming;  // --incoming tcp:ADDR:PORT: wait for a live migration
+  std::string firmware;  // --firmware PATH: boot a BIOS image from the reset vector
   std::string initrd;
   std::string cmdline;
   uint64_t memory_bytes = 512ull << 20;

@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <mutex>
 #include <span>
 
+#include "vmm/cpu/iret_completion.h"
 #include "vmm/exit_report.h"
 
 namespace wren {
@@ -13,6 +15,20 @@ namespace wren {
 namespace {
 constexpr int kKickSignal = SIGUSR1;
 void on_kick(int) {}
+
+constexpr size_t kIretCodeBytes = 4;  // prefixes and the opcode
+
+class GuestMemoryReader final : public GuestPhysicalReader {
+ public:
+  explicit GuestMemoryReader(const GuestMemory& memory) : memory_(memory) {}
+  bool read(uint64_t gpa, std::span<uint8_t> out) const override { return memory_.read(gpa, out); }
+
+ private:
+  const GuestMemory& memory_;
+};
+
+// One VM per process, so once per process is once per VM.
+std::once_flag iret_logged, flat_frame_logged;
 }  // namespace
 
 void VcpuRunner::install_kick_signal() {
@@ -145,9 +161,16 @@ bool VcpuRunner::handle_exit() {
     case KVM_EXIT_SHUTDOWN:
       outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "triple fault")});
       return false;
-    case KVM_EXIT_INTERNAL_ERROR:
-      outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "KVM internal error")});
+    case KVM_EXIT_INTERNAL_ERROR: {
+      std::string why = "KVM internal error";
+      if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+        const IretCompletion iret = complete_backend_iret();
+        if (iret.kind == IretCompletion::Kind::kCompleted) return true;
+        if (iret.kind == IretCompletion::Kind::kRefused) why += " at an IRET the VMM does not complete: " + iret.reason;
+      }
+      outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, why)});
       return false;
+    }
     case KVM_EXIT_FAIL_ENTRY:
       outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "VM entry failed")});
       return false;
@@ -156,6 +179,38 @@ bool VcpuRunner::handle_exit() {
     default:
       outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "unexpected exit")});
       return false;
+  }
+}
+
+IretCompletion VcpuRunner::complete_backend_iret() {
+  try {
+    const kvm_regs regs = vcpu_.get_regs();
+    const kvm_sregs sregs = vcpu_.get_sregs();
+    const auto code = code_at_rip(vcpu_, memory_, regs, sregs, kIretCodeBytes);
+    IretCompletion iret = complete_protected_mode_iret(regs, sregs, code, GuestMemoryReader(memory_));
+    if (iret.kind != IretCompletion::Kind::kCompleted) return iret;
+    vcpu_.set_sregs(iret.sregs);
+    vcpu_.set_regs(iret.regs);
+    // IRET ends NMI blocking (SDM vol. 3, 6.7.1).
+    kvm_vcpu_events events{};
+    if (vcpu_.ioctl(KVM_GET_VCPU_EVENTS, &events) == 0 && events.nmi.masked) {
+      events.nmi.masked = 0;
+      if (vcpu_.ioctl(KVM_SET_VCPU_EVENTS, &events) < 0) return {IretCompletion::Kind::kRefused, "KVM_SET_VCPU_EVENTS failed"};
+    }
+    std::call_once(iret_logged, [&] {
+      spdlog::info("vCPU {}: the KVM backend could not run a protected-mode IRET ({}-bit, at {:#x}:{:#x}); the VMM "
+                   "completes such IRETs itself (logged once)",
+                   vcpu_.index(), iret.operand_bytes * 8, sregs.cs.selector, regs.rip);
+    });
+    if (iret.frame_ignored_ss_base)
+      std::call_once(flat_frame_logged, [&] {
+        spdlog::info("vCPU {}: the KVM backend pushed an interrupt frame as if SS (base {:#x}) were flat; the VMM's "
+                     "IRET popped it from there (logged once)",
+                     vcpu_.index(), sregs.ss.base);
+      });
+    return iret;
+  } catch (const std::exception& e) {
+    return {IretCompletion::Kind::kRefused, e.what()};
   }
 }
 

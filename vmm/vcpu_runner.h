@@ -10,6 +10,7 @@
 #include "vmm/core/guest_memory.h"
 #include "vmm/core/io_bus.h"
 #include "vmm/core/kvm.h"
+#include "vmm/cpu/iret_completion.h"
 #include "vmm/vm_outcome.h"
 
 namespace wren {
@@ -39,6 +40,9 @@ class VcpuRunner {
   bool handle_exit();
   void handle_io();
   void handle_mmio();
+  // After an emulation failure: finishes a protected-mode IRET the backend
+  // could not emulate (vmm/cpu/iret_completion.h) and sets the registers.
+  IretCompletion complete_backend_iret();
   void kick();
   void park_if_paused();
 

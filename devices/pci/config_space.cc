@@ -103,7 +103,10 @@ void PciConfigSpace::declare_bar(int index, const BarSpec& spec) {
   uint64_t address_mask = 0;
   if (spec.is_io()) {
     flags = kBarIoSpace;
-    address_mask = ~(spec.size - 1) & 0xfffc;  // 16-bit I/O decode: upper half hardwired to 0
+    // All 32 address bits writable, as on QEMU: SeaBIOS sizes I/O BARs over
+    // 32 bits and takes a hardwired-zero upper half for a 4 GiB BAR. Only
+    // addresses below 64 KiB decode (PciBus).
+    address_mask = ~(spec.size - 1) & 0xfffffffc;
   } else {
     flags = (spec.is_64bit() ? kBarMem64 : 0) | (spec.prefetchable ? kBarPrefetchable : 0);
     address_mask = ~(spec.size - 1) & ~uint64_t{kBarMemFlagsMask};

@@ -5,8 +5,8 @@ namespace wren::pci {
 PciHostBridge::PciHostBridge()
     : config_(PciIdentity{.vendor_id = kRedHatVendorId,
                           .device_id = kHostBridgeDeviceId,
-                          .subsystem_vendor_id = kRedHatVendorId,
-                          .subsystem_id = kHostBridgeDeviceId,
+                          .subsystem_vendor_id = kQemuSubsystemVendorId,
+                          .subsystem_id = kQemuSubsystemId,
                           .revision = 0,
                           .class_code = kClassHostBridge,
                           .interrupt_pin = 0}) {

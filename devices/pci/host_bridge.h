@@ -6,6 +6,12 @@
 // 0x060000. Chosen over Intel ids (e.g. Q35's 0x8086:0x29c0) because Linux
 // carries chipset quirks keyed on Intel host bridge ids and this VMM emulates
 // none of that chipset; the Red Hat id has no quirks attached.
+//
+// Subsystem: 0x1af4:0x1100 ("QEMU virtual machine"), which is how SeaBIOS
+// recognises a QEMU-compatible machine (src/fw/paravirt.c qemu_detect); it
+// then finds fw_cfg and, not knowing this host bridge id, skips the
+// i440FX/Q35 shadow-RAM (PAM) and IRQ-router setup, which this machine does
+// not need: 0xE0000-0xFFFFF is plain RAM and interrupts are routed by ACPI.
 #include <memory>
 #include <mutex>
 
@@ -16,6 +22,8 @@ namespace wren::pci {
 
 inline constexpr uint16_t kRedHatVendorId = 0x1b36;
 inline constexpr uint16_t kHostBridgeDeviceId = 0x0008;
+inline constexpr uint16_t kQemuSubsystemVendorId = 0x1af4;
+inline constexpr uint16_t kQemuSubsystemId = 0x1100;
 inline constexpr uint32_t kClassHostBridge = 0x060000;
 
 class PciHostBridge : public PciDevice {

@@ -58,6 +58,62 @@ def compat_cmdline():
     return (GUEST_IMAGES / "profiles" / f"{profile}.cmdline").read_text().strip()
 
 
+# The guest manifest (guest-images/manifest.json): each guest's artifacts,
+# wren arguments with {placeholders}, healthy-console regex and tests.
+MANIFEST = GUEST_IMAGES / "manifest.json"
+# Build scripts the manifest may name, and how to get their outputs by name.
+MANIFEST_BUILDERS = {
+    "guest-images/build-all.sh": lambda: dict(zip(("KERNEL", "INITRD"), guest_images())),
+    "guest-images/multiboot-test/build.sh":
+        lambda: dict(zip(("multiboot-test.elf", "multiboot-test-aout.bin"), multiboot_test_kernels())),
+}
+
+
+def manifest():
+    return json.loads(MANIFEST.read_text())
+
+
+def manifest_guest(name):
+    """The manifest entry for guest `name`."""
+    for guest in manifest()["guests"]:
+        if guest["name"] == name:
+            return guest
+    raise SystemExit(f"guest {name!r} is not in {MANIFEST}")
+
+
+_built = {}
+
+
+def artifact(name):
+    """Path of a manifest artifact: $env override, Debian package file, or build output."""
+    a = manifest()["artifacts"][name]
+    if a.get("env") and os.environ.get(a["env"]):
+        return os.environ[a["env"]]
+    if "package" in a:
+        if not Path(a["path"]).exists():
+            raise SystemExit(f"{a['path']} is missing: install the Debian package {a['package']} "
+                             "(scripts/install-deps.sh)")
+        return a["path"]
+    if a["build"] not in _built:
+        _built[a["build"]] = MANIFEST_BUILDERS[a["build"]]()
+    return _built[a["build"]][a["output"]]
+
+
+def boot_args(guest, **values):
+    """`guest`'s wren arguments, placeholders filled from `values`, else from
+    its artifacts (all of which must exist, also those not named in them)."""
+    for needed in guest["needs"]:
+        if needed not in values:
+            values[needed] = artifact(needed)
+
+    def fill(m):
+        if m.group(1) not in values:
+            raise KeyError(f"guest {guest['name']}: no value for {{{m.group(1)}}}")
+        return str(values[m.group(1)])
+
+    return [re.sub(r"\{(\w+)\}", fill, arg) for arg in guest["boot"]]
+
+
 class Netns:
     """A network namespace owned by one test, with a TAP device in it. With
     bridge=True the TAP is enslaved to a bridge br0 that holds the host

@@ -4,14 +4,13 @@ come up, and `wren run` exits with status 0 when the guest powers off."""
 import harness
 from harness import Check, Wren, log
 
-kernel, initrd = harness.guest_images()
+guest = harness.manifest_guest("linux-direct")
 check = Check()
 # The test module waits for /init to start, then powers the machine off.
 cmdline = f"{harness.compat_cmdline()} wren_test.devwait=0 wren_test.steps=waitinit,sleep=1000,poweroff"
 
-with Wren(None, ["--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline, "--cpus", "2", "--memory", "512M"],
-          name="boot-smp") as vm:
-    vm.wait_for(r"Run /init as init process")
+with Wren(None, harness.boot_args(guest, cmdline=cmdline) + ["--cpus", "2"], name="boot-smp") as vm:
+    vm.wait_for(guest["healthy"])
     console = vm.console()
     check("both CPUs came up", "Brought up 1 node, 2 CPUs" in console)
     check("ACPI tables found", "ACPI: RSDP" in console and "ACPI: MCFG" in console)

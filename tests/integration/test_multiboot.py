@@ -5,6 +5,7 @@ multiboot information structure told it and writes the `exit=N` of its
 command line to port 0xf4, so `wren run` must exit with (N << 1) | 1. Also
 checks that a file that is neither a bzImage nor multiboot is refused."""
 
+import re
 import shutil
 import tempfile
 import time
@@ -13,14 +14,10 @@ from pathlib import Path
 import harness
 from harness import Check, Netns, Wren, log
 
-MEMORY_MB = 64
 check = Check()
-elf_kernel, aout_kernel = harness.multiboot_test_kernels()
 
 
-def boot(ns, name, kernel, modules, cmdline, test_exit):
-    args = ["--kernel", kernel, "--initrd", modules, "--cmdline", cmdline, "--memory", f"{MEMORY_MB}M",
-            "--test-exit", test_exit]
+def boot(ns, name, args):
     with Wren(ns, args, name=name) as vm:
         t0 = time.monotonic()
         status = vm.wait_exit(timeout=120)
@@ -38,18 +35,22 @@ with Netns() as ns:
     mod1.write_bytes(b"second\0binary")
     modules = f"{mod0} alpha=1 beta,{mod1}"
 
-    for name, kernel, code, test_exit in [("multiboot-elf", elf_kernel, 21, "iobase=0xf4"),
-                                          ("multiboot-aout", aout_kernel, 100, "iobase=0xf4,iosize=4")]:
-        status, console, stderr = boot(ns, name, kernel, modules, f"exit={code} hello multiboot", test_exit)
+    for name, code, test_exit in [("multiboot-elf", 21, "iobase=0xf4"), ("multiboot-aout", 100, "iobase=0xf4,iosize=4")]:
+        guest = harness.manifest_guest(name)
+        args = harness.boot_args(guest, modules=modules, cmdline=f"exit={code} hello multiboot", test_exit=test_exit)
+        kernel = args[args.index("--kernel") + 1]
+        memory_mb = int(args[args.index("--memory") + 1].rstrip("M"))
+        status, console, stderr = boot(ns, name, args)
         expected = (code << 1) | 1
+        check(f"{name}: healthy console", re.search(guest["healthy"], console) is not None)
         check(f"{name}: wren exits with (code << 1) | 1 = {expected}", status == expected, f"status {status}")
         check(f"{name}: banner on COM1", "wren multiboot test kernel: hello" in console)
         check(f"{name}: boot loader name", "loader: wren\n" in console)
         check(f"{name}: command line is 'KERNEL CMDLINE'",
               f"cmdline: {kernel} exit={code} hello multiboot\n" in console)
-        check(f"{name}: memory sizes", f"mem_lower: 639 KiB, mem_upper: {(MEMORY_MB - 1) * 1024} KiB" in console)
+        check(f"{name}: memory sizes", f"mem_lower: 639 KiB, mem_upper: {(memory_mb - 1) * 1024} KiB" in console)
         check(f"{name}: memory map has RAM from 1 MiB",
-              f"mmap: base 0x0000000000100000 length 0x{(MEMORY_MB - 1) << 20:016x} type 1" in console)
+              f"mmap: base 0x0000000000100000 length 0x{(memory_mb - 1) << 20:016x} type 1" in console)
         check(f"{name}: memory map reserves the EBDA and BIOS area",
               "mmap: base 0x000000000009fc00 length 0x0000000000060400 type 2" in console)
         check(f"{name}: two modules", "modules: 2\n" in console)
@@ -62,7 +63,9 @@ with Netns() as ns:
     # Neither a bzImage nor a multiboot kernel: refused before the guest runs.
     junk = workdir / "not-a-kernel"
     junk.write_bytes(b"just some bytes\n" * 1024)
-    status, _, stderr = boot(ns, "not-a-kernel", str(junk), str(mod1), "", "iobase=0xf4")
+    junk_args = harness.boot_args(harness.manifest_guest("multiboot-elf"), multiboot_elf=str(junk),
+                                  modules=str(mod1), cmdline="", test_exit="iobase=0xf4")
+    status, _, stderr = boot(ns, "not-a-kernel", junk_args)
     check("unknown image: wren exits 1", status == 1, f"status {status}")
     check("unknown image: message says what it is not", "neither a Linux bzImage" in stderr, stderr[-500:])
     shutil.rmtree(workdir)

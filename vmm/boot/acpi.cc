@@ -181,16 +181,16 @@ std::vector<uint8_t> build_mcfg() {
   return std::move(t).finish();
 }
 
-Result<AcpiTables> write_acpi_tables(GuestMemory& mem, const AcpiConfig& config) {
+Result<AcpiImage> build_acpi_image(const AcpiConfig& config, uint64_t base) {
   if (config.num_vcpus == 0 || config.num_vcpus > kMaxAcpiVcpus)
     return Error{"ACPI tables support 1.." + std::to_string(kMaxAcpiVcpus) + " vCPUs, not " +
                  std::to_string(config.num_vcpus)};
+  if (base % kFacsAlign) return Error{"ACPI table base " + hex(base) + " is not 64-byte aligned"};
 
-  // Lay the tables out first (the FADT and XSDT hold addresses of others),
-  // then check the whole set fits before touching guest memory.
-  AcpiTables at;
-  at.rsdp = layout::kRsdpAddr;
-  uint64_t cursor = layout::kAcpiTablesAddr;
+  // Lay the tables out first (the FADT and XSDT hold addresses of others).
+  AcpiImage image;
+  AcpiTables& at = image.at;
+  uint64_t cursor = base;
   auto place = [&](size_t size, uint64_t align) {
     const uint64_t gpa = align_up(cursor, align);
     cursor = gpa + size;
@@ -209,6 +209,20 @@ Result<AcpiTables> write_acpi_tables(GuestMemory& mem, const AcpiConfig& config)
   const auto xsdt = build_xsdt({at.fadt, at.madt, at.mcfg});
   at.xsdt = place(xsdt.size(), kTableAlign);
   at.end = cursor;
+
+  image.bytes.assign(at.end - base, 0);
+  for (const auto& [gpa, table] : {std::pair{at.dsdt, &dsdt}, {at.facs, &facs}, {at.fadt, &fadt}, {at.madt, &madt},
+                                  {at.mcfg, &mcfg}, {at.xsdt, &xsdt}})
+    std::memcpy(image.bytes.data() + (gpa - base), table->data(), table->size());
+  return image;
+}
+
+Result<AcpiTables> write_acpi_tables(GuestMemory& mem, const AcpiConfig& config) {
+  auto built = build_acpi_image(config, layout::kAcpiTablesAddr);
+  if (!built) return Error{built.error()};
+  AcpiTables at = built->at;
+  at.rsdp = layout::kRsdpAddr;
+  // Check the whole set fits before touching guest memory.
   if (at.end > layout::kAcpiTablesEnd)
     return Error{"ACPI tables need " + std::to_string(at.end - layout::kAcpiTablesAddr) + " bytes but only " +
                  std::to_string(layout::kAcpiTablesEnd - layout::kAcpiTablesAddr) + " fit below " +
@@ -219,10 +233,8 @@ Result<AcpiTables> write_acpi_tables(GuestMemory& mem, const AcpiConfig& config)
   if (!mem.fill(layout::kRsdpAddr, 0, layout::kAcpiTablesEnd - layout::kRsdpAddr))
     return Error{"guest RAM does not cover the ACPI area " + hex(layout::kRsdpAddr) + ".." +
                  hex(layout::kAcpiTablesEnd)};
-  const bool ok = mem.write(at.rsdp, rsdp) && mem.write(at.dsdt, dsdt) && mem.write(at.facs, facs) &&
-                  mem.write(at.fadt, fadt) && mem.write(at.madt, madt) && mem.write(at.mcfg, mcfg) &&
-                  mem.write(at.xsdt, xsdt);
-  if (!ok) return Error{"guest RAM does not cover the ACPI tables"};
+  if (!mem.write(at.rsdp, rsdp) || !mem.write(layout::kAcpiTablesAddr, built->bytes))
+    return Error{"guest RAM does not cover the ACPI tables"};
   return at;
 }
 

@@ -31,6 +31,16 @@ struct AcpiTables {
   uint64_t end = 0;  // first byte after the last table
 };
 
+// The tables other than the RSDP, laid out from `base` (64-byte aligned)
+// with every address field pointing into the same image: `bytes` starts at
+// `base`, `at.rsdp` is unset. With base 0 the address fields hold offsets,
+// which is what a firmware table loader patches.
+struct AcpiImage {
+  AcpiTables at;
+  std::vector<uint8_t> bytes;
+};
+[[nodiscard]] Result<AcpiImage> build_acpi_image(const AcpiConfig& config, uint64_t base);
+
 // Clears the BIOS area window and writes all tables; refuses a vCPU count
 // outside 1..kMaxAcpiVcpus and tables that would not fit below
 // layout::kAcpiTablesEnd.

@@ -32,14 +32,6 @@ constexpr uint16_t kHeapEndPtr = 0xfe00;  // the whole 64 KiB real-mode segment
 uint64_t align_up(uint64_t v, uint64_t a) { return a ? (v + a - 1) / a * a : v; }
 uint64_t align_down(uint64_t v, uint64_t a) { return a ? v / a * a : v; }
 
-// End of the RAM region holding the kernel's load address: the initrd and the
-// decompressed kernel must both fit below it.
-uint64_t low_ram_top(const GuestMemory& mem) {
-  for (const auto& r : mem.regions())
-    if (layout::kKernelLoadAddr >= r.gpa && layout::kKernelLoadAddr - r.gpa < r.size) return r.gpa + r.size;
-  return 0;
-}
-
 setup_header read_header(std::span<const uint8_t> kernel) {
   setup_header hdr;
   std::memcpy(&hdr, kernel.data() + kHeaderOffset, sizeof(hdr));
@@ -56,6 +48,50 @@ std::string boot_protocol_string(uint16_t version) {
 
 bool has_bzimage_magic(std::span<const uint8_t> kernel) {
   return kernel.size() >= kHeaderEnd && read_header(kernel).header == kHdrSMagic;
+}
+
+uint64_t low_ram_top(const std::vector<MemoryRegion>& regions) {
+  for (const auto& r : regions)
+    if (layout::kKernelLoadAddr >= r.gpa && layout::kKernelLoadAddr - r.gpa < r.size) return r.gpa + r.size;
+  return 0;
+}
+
+uint64_t boot_footprint_end(const BzImageInfo& info) {
+  // A relocatable kernel decompresses at the load address aligned up, but
+  // never below its preferred address; a fixed one at its preferred address.
+  // Either way it needs init_size bytes from there.
+  uint64_t decompress_at = layout::kKernelLoadAddr;
+  if (info.relocatable) decompress_at = align_up(decompress_at, info.kernel_alignment);
+  decompress_at = std::max(decompress_at, info.pref_address);
+  return std::max(layout::kKernelLoadAddr + info.kernel_bytes, decompress_at + info.init_size);
+}
+
+Result<KernelPlacement> place_kernel(const BzImageInfo& info, std::string_view cmdline, uint64_t initrd_size,
+                                     uint64_t ram_top, uint64_t initrd_limit) {
+  KernelPlacement placed;
+  placed.kernel_end = boot_footprint_end(info);
+  if (placed.kernel_end > ram_top)
+    return Error{"guest RAM too small for the kernel: it needs memory up to " + hex(placed.kernel_end) +
+                 " but low RAM ends at " + hex(ram_top)};
+
+  // Command line: NUL-terminated, within the kernel's and our area's limits.
+  const uint64_t cmdline_max = std::min<uint64_t>(info.cmdline_size, layout::kCmdlineMax - 1);
+  if (cmdline.size() > cmdline_max)
+    return Error{"command line of " + std::to_string(cmdline.size()) + " bytes is too long (this kernel accepts at most " +
+                 std::to_string(cmdline_max) + ")"};
+  if (cmdline.find('\0') != std::string_view::npos) return Error{"command line contains a NUL byte"};
+
+  // Initrd: page aligned, as high as possible below what the kernel can
+  // address and the limit, above the kernel.
+  if (initrd_size) {
+    const uint64_t limit = std::min<uint64_t>(uint64_t{info.initrd_addr_max} + 1, initrd_limit);
+    const uint64_t floor = align_up(placed.kernel_end, layout::kPageSize);
+    if (initrd_size > limit || align_down(limit - initrd_size, layout::kPageSize) < floor)
+      return Error{"initrd of " + std::to_string(initrd_size) + " bytes does not fit below " + hex(limit) +
+                   " (the kernel occupies memory up to " + hex(placed.kernel_end) + ")"};
+    placed.initrd_gpa = align_down(limit - initrd_size, layout::kPageSize);
+  }
+  return placed;
 }
 
 Result<BzImageInfo> parse_bzimage(std::span<const uint8_t> kernel) {
@@ -118,37 +154,12 @@ Result<BootImage> load_bzimage(GuestMemory& mem, std::span<const uint8_t> kernel
     image.entry_rip = layout::kKernelLoadAddr;
   }
 
-  // The memory the kernel occupies while it boots. A relocatable kernel
-  // decompresses at the load address aligned up, but never below its
-  // preferred address; a fixed one at its preferred address. Either way it
-  // needs init_size bytes from there.
-  uint64_t decompress_at = layout::kKernelLoadAddr;
-  if (info.relocatable) decompress_at = align_up(decompress_at, info.kernel_alignment);
-  decompress_at = std::max(decompress_at, info.pref_address);
-  image.kernel_end = std::max(layout::kKernelLoadAddr + info.kernel_bytes, decompress_at + info.init_size);
-  const uint64_t ram_top = low_ram_top(mem);
-  if (image.kernel_end > ram_top)
-    return Error{"guest RAM too small for the kernel: it needs memory up to " + hex(image.kernel_end) +
-                 " but low RAM ends at " + hex(ram_top)};
-
-  // Command line: NUL-terminated, within the kernel's and our area's limits.
-  const uint64_t cmdline_max = std::min<uint64_t>(info.cmdline_size, layout::kCmdlineMax - 1);
-  if (cmdline.size() > cmdline_max)
-    return Error{"command line of " + std::to_string(cmdline.size()) + " bytes is too long (this kernel accepts at most " +
-                 std::to_string(cmdline_max) + ")"};
-  if (cmdline.find('\0') != std::string_view::npos) return Error{"command line contains a NUL byte"};
-
-  // Initrd: page aligned, as high as possible below what the kernel can
-  // address and the end of low RAM, above the kernel.
-  if (!initrd.empty()) {
-    const uint64_t limit = std::min<uint64_t>(uint64_t{info.initrd_addr_max} + 1, ram_top);
-    const uint64_t floor = align_up(image.kernel_end, layout::kPageSize);
-    if (initrd.size() > limit || align_down(limit - initrd.size(), layout::kPageSize) < floor)
-      return Error{"initrd of " + std::to_string(initrd.size()) + " bytes does not fit below " + hex(limit) +
-                   " (the kernel occupies memory up to " + hex(image.kernel_end) + ")"};
-    image.initrd_gpa = align_down(limit - initrd.size(), layout::kPageSize);
-    image.initrd_size = initrd.size();
-  }
+  const uint64_t ram_top = low_ram_top(mem.regions());
+  auto placed = place_kernel(info, cmdline, initrd.size(), ram_top, ram_top);
+  if (!placed) return Error{placed.error()};
+  image.kernel_end = placed->kernel_end;
+  image.initrd_gpa = placed->initrd_gpa;
+  image.initrd_size = initrd.size();
 
   if (e820.size() > E820_MAX_ENTRIES_ZEROPAGE)
     return Error{"memory map has " + std::to_string(e820.size()) + " entries; the zero page holds at most " +

@@ -55,6 +55,26 @@ bool has_bzimage_magic(std::span<const uint8_t> kernel);
 // Parses and validates the setup header of `kernel` (a bzImage file's bytes).
 [[nodiscard]] Result<BzImageInfo> parse_bzimage(std::span<const uint8_t> kernel);
 
+// End of the RAM region holding layout::kKernelLoadAddr (0 if none): the
+// initrd and the decompressed kernel must both fit below it.
+uint64_t low_ram_top(const std::vector<MemoryRegion>& regions);
+
+// First byte past the memory a kernel loaded at layout::kKernelLoadAddr
+// occupies while it decompresses and boots.
+uint64_t boot_footprint_end(const BzImageInfo& info);
+
+// Where a kernel loaded at layout::kKernelLoadAddr ends and where its
+// initrd goes: checks the boot footprint against `ram_top` and the command
+// line against the kernel's and Wren's limits, and places `initrd_size` bytes
+// (none: initrd_gpa 0) page aligned as high as possible below
+// min(initrd_addr_max + 1, initrd_limit) and above the kernel.
+struct KernelPlacement {
+  uint64_t kernel_end = 0;
+  uint64_t initrd_gpa = 0;
+};
+[[nodiscard]] Result<KernelPlacement> place_kernel(const BzImageInfo& info, std::string_view cmdline,
+                                                   uint64_t initrd_size, uint64_t ram_top, uint64_t initrd_limit);
+
 // Loads `kernel` at layout::kKernelLoadAddr, `initrd` (may be empty) as high
 // as possible in low RAM, `cmdline` at layout::kCmdlineAddr and the zero page
 // at layout::kZeroPageAddr, with `e820` as the memory map. Uses the 64-bit

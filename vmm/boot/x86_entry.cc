@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "vmm/core/layout.h"
+#include "vmm/cpu/segment_descriptor.h"
 
 namespace wren {
 
@@ -55,25 +56,6 @@ uint64_t descriptor(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags
          uint64_t{limit & 0xffffu};
 }
 
-// The kvm_segment KVM expects for a GDT descriptor (limit in bytes).
-kvm_segment segment_from(uint64_t desc, uint16_t selector) {
-  kvm_segment s{};
-  s.base = ((desc >> 16) & 0xffffff) | ((desc >> 32) & 0xff000000);
-  uint32_t limit = static_cast<uint32_t>((desc & 0xffff) | ((desc >> 32) & 0xf0000));
-  s.g = (desc >> 55) & 1;
-  s.limit = s.g ? (limit << 12) | 0xfff : limit;
-  s.selector = selector;
-  s.type = (desc >> 40) & 0xf;
-  s.s = (desc >> 44) & 1;
-  s.dpl = (desc >> 45) & 3;
-  s.present = (desc >> 47) & 1;
-  s.avl = (desc >> 52) & 1;
-  s.l = (desc >> 53) & 1;
-  s.db = (desc >> 54) & 1;
-  s.unusable = 0;
-  return s;
-}
-
 }  // namespace
 
 std::vector<uint64_t> boot_gdt(EntryMode mode) {
@@ -118,8 +100,8 @@ kvm_sregs boot_sregs(const kvm_sregs& current, EntryMode mode) {
   s.idt.base = layout::kIdtAddr;
   s.idt.limit = 7;
 
-  s.cs = segment_from(gdt[kBootCodeSelector / 8], kBootCodeSelector);
-  const kvm_segment data = segment_from(gdt[kBootDataSelector / 8], kBootDataSelector);
+  s.cs = segment_from_descriptor(gdt[kBootCodeSelector / 8], kBootCodeSelector);
+  const kvm_segment data = segment_from_descriptor(gdt[kBootDataSelector / 8], kBootDataSelector);
   s.ds = s.es = s.fs = s.gs = s.ss = data;
   // VMX insists on a usable busy TSS in TR; the kernel loads its own before
   // it needs one, so TR need not be backed by a GDT entry (as after reset).

@@ -38,6 +38,44 @@ TEST(SnapshotCli, KernelOrRestoreIsRequired) {
   EXPECT_NE(e->message.find("--kernel is required (or --restore FILE"), std::string::npos) << e->message;
 }
 
+TEST(SnapshotCli, FirmwareBootsWithoutKernelButNotFromASnapshotOrMigration) {
+  const std::string bios = temp_file("cli_bios.bin", "x");
+  auto r = parse_args({"run", "--firmware", bios});
+  auto* cfg = std::get_if<RunConfig>(&r);
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_EQ(cfg->firmware, bios);
+  EXPECT_TRUE(cfg->kernel.empty());
+
+  const std::string snap = temp_file("cli_fw.snap", "x");
+  r = parse_args({"run", "--firmware", bios, "--restore", snap});
+  auto* e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+  EXPECT_NE(e->message.find("--firmware and --restore cannot be combined"), std::string::npos) << e->message;
+
+  r = parse_args({"run", "--firmware", bios, "--incoming", "tcp:127.0.0.1:4444"});
+  e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+  EXPECT_NE(e->message.find("--firmware and --incoming cannot be combined"), std::string::npos) << e->message;
+}
+
+TEST(SnapshotCli, FirmwareTakesOneInitrdFileNotAModuleList) {
+  const std::string bios = temp_file("cli_bios2.bin", "x");
+  const std::string kernel = temp_file("cli_fw_kernel", "x");
+  const std::string module = temp_file("cli_fw_module", "x");
+  auto r = parse_args({"run", "--firmware", bios, "--kernel", kernel, "--initrd", module + "," + module});
+  auto* e = std::get_if<CliExit>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 2);
+  EXPECT_NE(e->message.find("with --firmware it is one file"), std::string::npos) << e->message;
+
+  r = parse_args({"run", "--firmware", bios, "--kernel", kernel, "--initrd", module});
+  auto* cfg = std::get_if<RunConfig>(&r);
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_EQ(cfg->initrd, module);
+}
+
 TEST(SnapshotCli, RestoreFileMustExist) {
   auto r = parse_args({"run", "--restore", "/nonexistent/x.snap"});
   auto* e = std::get_if<CliExit>(&r);

@@ -220,7 +220,9 @@ TEST_F(PciBusTest, SizingWithDecodeOnNeverMapsAWrappingRange) {
   cfg_write32(slot, 0x18, 0xffffffff);
   cfg_write32(slot, 0x1c, 0xffffffff);  // 0xffff_ffff_ffff_c000 + 16 KiB wraps
   EXPECT_FALSE(bus.bar_mapping(slot, 2));
-  cfg_write32(slot, 0x10, 0xffffffff);  // I/O BAR at 0xffe0: fits in 64 KiB
+  cfg_write32(slot, 0x10, 0xffffffff);  // I/O BAR at 0xffff_ffe0: outside the 64 KiB port space
+  EXPECT_FALSE(bus.bar_mapping(slot, 0));
+  cfg_write32(slot, 0x10, 0xffe0);  // the top 32 bytes of it: fits
   EXPECT_EQ(bus.bar_mapping(slot, 0), 0xffe0u);
 }
 

@@ -139,6 +139,11 @@ TEST_F(ModernTransportTest, EveryOffsetEveryWidth) {
   for (uint64_t off : {32, 36, 40, 44, 48, 52}) valid[{off, 4}] = true;
   for (uint64_t off : {32, 40, 48}) valid[{off, 8}] = true;
 
+  // A narrower read at a scalar field's start returns its low bytes.
+  for (const auto& [access, unused] : std::map(valid)) {
+    for (size_t narrower = 1; narrower < access.second && access.second < 8; narrower *= 2)
+      valid[{access.first, narrower}] = true;
+  }
   for (uint64_t off = 0; off < 0x1000 + 8; ++off) {
     for (size_t width : {1, 2, 4, 8}) {
       const uint64_t v = h.common_read(off, width);
@@ -163,6 +168,18 @@ TEST_F(ModernTransportTest, EveryOffsetEveryWidth) {
     set_status(0);
   }
   SUCCEED();
+}
+
+TEST_F(ModernTransportTest, NarrowReadAtAFieldStartReturnsItsLowBytes) {
+  const uint64_t features = device_features();
+  ASSERT_NE(features & 0xffff, 0u);
+  h.common_write(VIRTIO_PCI_COMMON_DFSELECT, 4, 0);
+  EXPECT_EQ(h.common_read(VIRTIO_PCI_COMMON_DF, 2), features & 0xffff);
+  EXPECT_EQ(h.common_read(VIRTIO_PCI_COMMON_DF, 1), features & 0xff);
+  EXPECT_EQ(h.common_read(VIRTIO_PCI_COMMON_DF + 2, 2), 0u);  // not a field start
+  h.common_write(VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
+  EXPECT_EQ(h.common_read(VIRTIO_PCI_COMMON_DF, 2), (features >> 32) & 0xffff);
+  EXPECT_EQ(h.common_read(VIRTIO_PCI_COMMON_NUMQ, 1), 2u);
 }
 
 TEST_F(ModernTransportTest, WrongWidthWritesAreIgnored) {
