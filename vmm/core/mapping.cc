@@ -6,6 +6,12 @@
 
 namespace wren {
 
+Mapping Mapping::anonymous(size_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+  return Mapping(p, size);
+}
+
 Mapping Mapping::guest_ram(size_t size) {
   if (size > SIZE_MAX - kHugePageSize) throw std::system_error(ENOMEM, std::generic_category(), "mmap guest memory");
   // Over-allocate by one huge page, then give back the unaligned head and tail.

@@ -26,6 +26,8 @@ class Mapping {
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping() { reset(); }
 
+  // Anonymous private memory (e.g. a firmware image); throws std::system_error on failure.
+  static Mapping anonymous(size_t size);
   // Anonymous private memory for guest RAM, 2 MiB aligned and marked for transparent
   // huge pages (as hosts usually enable them only on request), so the host
   // backs it with huge pages where it can: fewer TLB misses for the guest and
