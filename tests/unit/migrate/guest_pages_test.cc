@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "memory_contents.h"
+
 namespace wren::migrate {
 namespace {
 
@@ -12,16 +14,6 @@ constexpr uint64_t kHigh = 0x100000000;
 GuestMemory make_memory() { return GuestMemory({{0, 64 * kPageSize}, {kHigh, 16 * kPageSize}}); }
 
 void put(GuestMemory& mem, uint64_t gpa, uint8_t value) { ASSERT_TRUE(mem.fill(gpa, value, kPageSize)); }
-
-std::vector<uint8_t> contents(const GuestMemory& mem) {
-  std::vector<uint8_t> out;
-  for (const auto& r : mem.regions()) {
-    std::vector<uint8_t> part(r.size);
-    EXPECT_TRUE(mem.read(r.gpa, part));
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  return out;
-}
 
 // Builds a batch by hand (with a correct checksum and counts).
 std::vector<uint8_t> handmade(const std::function<void(ByteSink&)>& records, uint64_t data, uint64_t zero) {

@@ -11,6 +11,7 @@
 
 #include "golden_machine_checks.h"
 #include "live_fake_destination.h"
+#include "memory_contents.h"
 #include "migrate/guest_pages.h"
 #include "migrate/kinds.h"
 #include "migrate/live/destination.h"
@@ -29,16 +30,6 @@ std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "(no error)";
-}
-
-inline std::vector<uint8_t> contents(const GuestMemory& memory) {
-  std::vector<uint8_t> out;
-  for (const auto& r : memory.regions()) {
-    std::vector<uint8_t> part(r.size);
-    EXPECT_TRUE(memory.read(r.gpa, part));
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  return out;
 }
 
 // Fills page `index` of the low region with `value` (as the guest would).
