@@ -202,6 +202,19 @@ void Machine::start_api() {
   pci_->register_api(*api_);
 }
 
+// Whatever way the VMM ends, the replies and events already queued for
+// control-socket clients (the reply to `quit`, a final MIGRATION event) go
+// out first; a client that stopped reading delays the exit by 1 s at most.
+void Machine::flush_api_output() {
+  if (!api_) return;
+  auto flushed = std::make_shared<std::promise<void>>();
+  auto done = flushed->get_future();
+  boost::asio::post(loop_.context(), [this, flushed] {
+    api_->after_output_flushed([flushed] { flushed->set_value(); }, std::chrono::seconds(1));
+  });
+  done.wait_for(std::chrono::seconds(2));  // the loop itself may be stuck
+}
+
 MigrationHost Machine::migration_host() {
   return MigrationHost{
       .parts = SnapshotParts{kvm_, vm_, *memory_, vcpus_, *platform_, *pci_},
@@ -211,16 +224,10 @@ MigrationHost Machine::migration_host() {
       .is_paused = [this] { return paused_; },
       .pause_vcpus = [this] { pause(); },
       .resume_vcpus = [this] { resume(); },
-      // Through the loop, so the final MIGRATION event goes out before the VMM ends.
+      // Through the loop, behind the final MIGRATION event (run() lets it out).
       .on_migrated =
           [this](const std::string& why) {
-            boost::asio::post(loop_.context(), [this, why] {
-              auto quit = [this, why] { outcome_.report({VmOutcome::Kind::Quit, 0, why}); };
-              if (api_)
-                api_->after_output_flushed(quit, std::chrono::seconds(1));
-              else
-                quit();
-            });
+            boost::asio::post(loop_.context(), [this, why] { outcome_.report({VmOutcome::Kind::Quit, 0, why}); });
           },
       .emit = [this](const std::string& event, const nlohmann::json& data) {
         if (api_) api_->emit(event, data);
@@ -246,6 +253,7 @@ int Machine::run() {
   const VmOutcome outcome = outcome_.wait();
   for (auto& r : runners_) r->stop();
   for (auto& r : runners_) r->join();
+  flush_api_output();
   if (outcome.kind == VmOutcome::Kind::Error)
     std::fprintf(stderr, "%s", outcome.message.c_str());
   else

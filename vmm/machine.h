@@ -43,6 +43,7 @@ class Machine {
   void load_guest();
   void restore_snapshot();
   void start_api();
+  void flush_api_output();
   MigrationHost migration_host();
   // The control socket's `snapshot` command.
   nlohmann::json snapshot_command(const nlohmann::json& arguments);
