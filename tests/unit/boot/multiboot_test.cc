@@ -11,6 +11,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
 #include "vmm/core/layout.h"
+#include "unit/temp_path.h"
 
 namespace wren::multiboot {
 namespace {
@@ -451,7 +452,7 @@ TEST_F(MultibootTest, EntryRegistersCarryMagicAndInfoAddress) {
 class KernelLoaderTest : public MultibootTest {
  protected:
   std::string file(const std::string& name, std::span<const uint8_t> bytes) {
-    const std::string path = ::testing::TempDir() + "/multiboot_test_" + name;
+    const std::string path = process_temp_path("multiboot_test_" + name);
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return path;
   }

@@ -7,6 +7,7 @@
 #include <boost/asio/streambuf.hpp>
 #include <istream>
 #include <string>
+#include "unit/temp_path.h"
 
 namespace wren {
 namespace {
@@ -14,7 +15,7 @@ namespace {
 class ApiServerTest : public ::testing::Test {
  protected:
   boost::asio::io_context io;
-  ApiServer server{io, ::testing::TempDir() + "/api_server_test.sock"};
+  ApiServer server{io, process_temp_path("api_server_test.sock")};
 };
 
 TEST_F(ApiServerTest, DispatchesCommands) {
@@ -39,7 +40,7 @@ TEST_F(ApiServerTest, HandlerErrorsBecomeReplies) {
 
 TEST_F(ApiServerTest, FlushWaitsUntilEveryEventReachedTheClient) {
   boost::asio::local::stream_protocol::socket client(io);
-  client.connect(boost::asio::local::stream_protocol::endpoint(::testing::TempDir() + "/api_server_test.sock"));
+  client.connect(boost::asio::local::stream_protocol::endpoint(process_temp_path("api_server_test.sock")));
   while (io.poll() > 0) {
   }  // the accept
   for (int i = 0; i < 50; ++i) server.emit("MIGRATION", {{"n", i}, {"pad", std::string(1000, 'x')}});

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "vmm/size_parse.h"
+#include "unit/temp_path.h"
 
 namespace wren {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    kernel_ = ::testing::TempDir() + "/cli_test_kernel";
+    kernel_ = process_temp_path("cli_test_kernel");
     std::ofstream(kernel_) << "x";
   }
   Command parse(std::vector<std::string> extra) {

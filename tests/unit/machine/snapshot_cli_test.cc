@@ -9,12 +9,13 @@
 #include "parse_args.h"
 #include "vmm/cli.h"
 #include "vmm/snapshot_io.h"
+#include "unit/temp_path.h"
 
 namespace wren {
 namespace {
 
 std::string temp_file(const std::string& name, const std::string& contents) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path = process_temp_path(name);
   std::ofstream(path, std::ios::binary) << contents;
   return path;
 }
