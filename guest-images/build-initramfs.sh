@@ -21,45 +21,21 @@ SRCTAR=/usr/src/linux-source-6.1.tar.xz
 CACHE=${WREN_CACHE:-$HOME/.cache/wren}
 OUTDIR=${1:-}
 
+source "$HERE/cache.sh"
 log() { echo "build-initramfs: $*" >&2; }
 die() { echo "build-initramfs: ERROR: $*" >&2; exit 1; }
 
 DEPS=(linux-source-6.1 gcc binutils xz-utils gzip coreutils util-linux)
-missing=()
-for p in "${DEPS[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    log "installing missing packages: ${missing[*]}"
-    SUDO=()
-    [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-    "${SUDO[@]}" apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >&2
-fi
+install_deps "${DEPS[@]}"
 [[ -f $INIT_S ]] || die "missing $INIT_S"
 [[ -f $SRCTAR ]] || die "$SRCTAR not found (package $SRCPKG)"
 SRCVER=$(dpkg-query -W -f='${Version}' "$SRCPKG")
 
-HASH=$({
-    for f in "$SELF" "$INIT_S"; do
-        printf '%s %s\n' "$(basename "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
-    done
-    printf '%s %s\n' "$SRCPKG" "$SRCVER"
-} | sha256sum | cut -c1-16)
+HASH=$(input_hash "$SELF" "$INIT_S" -- "$SRCPKG")
 RESULT_DIR="$CACHE/initramfs/$HASH"
 RESULT="$RESULT_DIR/initramfs.cpio.gz"
 
-emit() {
-    if [[ -n $OUTDIR ]]; then
-        mkdir -p "$OUTDIR"
-        local od
-        od=$(cd "$OUTDIR" && pwd)
-        cp -f "$RESULT" "$od/initramfs.cpio.gz"
-        echo "$od/initramfs.cpio.gz"
-    else
-        echo "$RESULT"
-    fi
-}
+emit() { emit_result "$RESULT" "$OUTDIR"; }
 
 if [[ -f $RESULT ]]; then
     emit

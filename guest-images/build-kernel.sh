@@ -27,48 +27,24 @@ CACHE=${WREN_CACHE:-$HOME/.cache/wren}
 JOBS=${WREN_JOBS:-2}
 OUTDIR=${1:-}
 
+source "$HERE/cache.sh"
 log() { echo "build-kernel: $*" >&2; }
 die() { echo "build-kernel: ERROR: $*" >&2; exit 1; }
 
 # --- dependencies (Debian packages), installed only when missing ------------
 DEPS=(linux-source-6.1 bc flex bison libelf-dev libssl-dev gcc make patch xz-utils util-linux coreutils)
-missing=()
-for p in "${DEPS[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    log "installing missing packages: ${missing[*]}"
-    SUDO=()
-    [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-    "${SUDO[@]}" apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >&2
-fi
+install_deps "${DEPS[@]}"
 [[ -f $SRCTAR ]] || die "$SRCTAR not found (package $SRCPKG)"
 for f in "$FRAGMENT" "${PATCHES[@]}" "$MODULE"; do [[ -f $f ]] || die "missing input $f"; done
 
 SRCVER=$(dpkg-query -W -f='${Version}' "$SRCPKG")
 
 # --- cache key ----------------------------------------------------------------
-HASH=$({
-    for f in "$SELF" "$FRAGMENT" "${PATCHES[@]}" "$MODULE"; do
-        printf '%s %s\n' "$(basename "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
-    done
-    printf '%s %s\n' "$SRCPKG" "$SRCVER"
-} | sha256sum | cut -c1-16)
+HASH=$(input_hash "$SELF" "$FRAGMENT" "${PATCHES[@]}" "$MODULE" -- "$SRCPKG")
 RESULT_DIR="$CACHE/kernel/$HASH"
 RESULT="$RESULT_DIR/bzImage"
 
-emit() {
-    if [[ -n $OUTDIR ]]; then
-        mkdir -p "$OUTDIR"
-        local od
-        od=$(cd "$OUTDIR" && pwd)
-        cp -f "$RESULT" "$od/bzImage"
-        echo "$od/bzImage"
-    else
-        echo "$RESULT"
-    fi
-}
+emit() { emit_result "$RESULT" "$OUTDIR"; }
 
 if [[ -f $RESULT ]]; then
     emit

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs Wren's build, test and guest-image dependencies from Debian's
 # packages. Idempotent: does nothing when everything is already installed.
+#   scripts/install-deps.sh            everything Wren needs
+#   scripts/install-deps.sh PKG...     only these (used by the image scripts)
+# Progress goes to stderr, so callers' stdout stays theirs.
 set -euo pipefail
+exec 1>&2
 
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
@@ -12,6 +16,7 @@ packages=(
   qemu-system-x86
   seabios ipxe qemu-system-data
 )
+(($#)) && packages=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -19,6 +24,7 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
+  [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root to install packages" >&2; exit 1; }
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -19,15 +19,7 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 GI="$ROOT/guest-images"
 
 [[ $(id -u) -eq 0 ]] || { echo "qemu_probe: needs root (network namespace, TAP)" >&2; exit 1; }
-missing=()
-for p in qemu-system-x86 python3 iproute2 iputils-ping; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    echo "qemu_probe: installing missing packages: ${missing[*]}" >&2
-    apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
-fi
+bash "$ROOT/scripts/install-deps.sh" qemu-system-x86 python3 iproute2 iputils-ping
 [[ -c /dev/kvm ]] || { echo "qemu_probe: no /dev/kvm" >&2; exit 1; }
 
 eval "$("$GI/build-all.sh" | grep -E '^(KERNEL|INITRD)=/')"
