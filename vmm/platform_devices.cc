@@ -6,6 +6,7 @@
 #include "devices/platform/cmos_rtc.h"
 #include "devices/platform/debug_exit.h"
 #include "devices/platform/i8042.h"
+#include "devices/platform/pc_testdev.h"
 #include "devices/platform/port_sink.h"
 #include "devices/platform/uart16550.h"
 #include "migrate/kinds.h"
@@ -24,8 +25,9 @@ void insert_or_throw(IoBus& bus, uint64_t base, uint64_t len, std::shared_ptr<Bu
 
 }  // namespace
 
-PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, const std::vector<MemoryRegion>& ram,
-                                 OutcomeLatch& outcome, const std::optional<TestExitConfig>& test_exit)
+PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, GuestMemory& memory,
+                                 OutcomeLatch& outcome, const std::optional<TestExitConfig>& test_exit,
+                                 bool pc_testdev)
     : com1_irq_(std::make_unique<KvmIrqLine>(vm, layout::kIrqCom1)),
       sci_irq_(std::make_unique<KvmIrqLine>(vm, layout::kIrqAcpiSci)) {
   uart_ = std::make_shared<Uart16550>(com1_irq_.get(), [&serial](std::span<const uint8_t> b) { serial.write(b); });
@@ -39,7 +41,7 @@ PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, cons
                   "i8042");
 
   uint64_t low = 0, high = 0;
-  for (const auto& r : ram) (r.gpa < layout::kHighRamStart ? low : high) += r.size;
+  for (const auto& r : memory.regions()) (r.gpa < layout::kHighRamStart ? low : high) += r.size;
   cmos_ = std::make_shared<CmosRtc>(low, high);
   insert_or_throw(pio, layout::kPortCmosIndex, CmosRtc::kLength, cmos_, "CMOS");
 
@@ -56,6 +58,10 @@ PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, cons
       outcome.report({VmOutcome::Kind::TestExit, status, "guest wrote to the test-exit device"});
     });
     insert_or_throw(pio, test_exit->iobase, dev->claimed_length(), dev, "--test-exit");
+  }
+  if (pc_testdev) {
+    auto dev = std::make_shared<PcTestdev>([&memory](uint64_t gpa) { (void)memory.refault_page(gpa); });
+    insert_or_throw(pio, PcTestdev::kBase, PcTestdev::kLength, dev, "--pc-testdev");
   }
 }
 

@@ -27,8 +27,8 @@ class Import;
 
 class PlatformDevices {
  public:
-  PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, const std::vector<MemoryRegion>& ram,
-                  OutcomeLatch& outcome, const std::optional<TestExitConfig>& test_exit);
+  PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, GuestMemory& memory,
+                  OutcomeLatch& outcome, const std::optional<TestExitConfig>& test_exit, bool pc_testdev);
   ~PlatformDevices();
 
   // Host console input for the guest's COM1 (event loop thread).

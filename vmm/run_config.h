@@ -39,6 +39,7 @@ struct RunConfig {
   std::vector<NetConfig> nets;
   std::optional<std::string> api_socket;  // unix socket path
   std::optional<TestExitConfig> test_exit;
+  bool pc_testdev = false;  // QEMU pc-testdev data register at ports 0xe0-0xe7
   std::string kvm_device = "/dev/kvm";
 };
 

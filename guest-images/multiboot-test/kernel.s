@@ -1,7 +1,8 @@
 # The multiboot test kernel: proves that a multiboot loader handed over the
 # right state. It prints a known banner, the boot loader name, its command
 # line, the memory sizes, the memory map and every module (command line, size
-# and first line of contents) to COM1, then writes the number N from an
+# and first line of contents) to COM1, probes the pc-testdev ports 0xe0-0xeb
+# (all ones when the VMM has none), then writes the number N from an
 # `exit=N` word of its command line (0 without one) to the isa-debug-exit
 # port 0xf4, so the VMM exits with status (N << 1) | 1.
 #
@@ -20,6 +21,7 @@
 	.set COM1_LSR, COM1 + 5
 	.set LSR_THR_EMPTY, 0x20
 	.set EXIT_PORT, 0xf4
+	.set TESTDEV_PORT, 0xe0
 
 	# Information structure offsets and flags.
 	.set MBI_FLAGS, 0
@@ -159,7 +161,8 @@ module_next:
 	incl %edi
 	jmp module_next
 
-6:	xorl %eax, %eax
+6:	call testdev_probe
+	xorl %eax, %eax
 	testl $MBI_HAS_CMDLINE, MBI_FLAGS(%ebx)
 	jz 7f
 	movl MBI_CMDLINE(%ebx), %eax
@@ -176,6 +179,38 @@ exit:
 halt:
 	hlt
 	jmp halt
+
+# testdev_probe: port I/O of every width, string I/O included, against the
+# pc-testdev register. Prints "pc-testdev: R W": with the device R is
+# 12ab5633 (outl 0x12345678; outb 0xab to lane 2 through the byte window at
+# 0xe8; rep outsb of 11 22 33 to lane 0, from a page just flushed through
+# 0xe4) and W is 56335633 (rep insw of two words from 0xe0).
+testdev_probe:
+	pushal
+	movl $0x12345678, %eax
+	outl %eax, $TESTDEV_PORT
+	movb $0xab, %al
+	outb %al, $TESTDEV_PORT + 10
+	movl $testdev_out, %eax
+	outl %eax, $TESTDEV_PORT + 4
+	movl $testdev_out, %esi
+	movl $3, %ecx
+	movw $TESTDEV_PORT, %dx
+	rep outsb
+	movl $testdev_in, %edi
+	movl $2, %ecx
+	rep insw
+	movl $msg_testdev, %eax
+	call puts
+	inl $TESTDEV_PORT, %eax
+	call put_hex
+	movb $' ', %al
+	call putc
+	movl testdev_in, %eax
+	call put_hex
+	call newline
+	popal
+	ret
 
 # putc: writes %al to COM1 once its transmit register is empty.
 putc:
@@ -335,10 +370,13 @@ msg_size:	.asciz " size "
 msg_data:	.asciz " data '"
 msg_quote_nl:	.asciz "'\n"
 msg_exit:	.asciz "exit code: "
+msg_testdev:	.asciz "pc-testdev: "
+testdev_out:	.byte 0x11, 0x22, 0x33
 
 	.data
 	.balign 4
 info_ptr:	.long 0
+testdev_in:	.long 0
 
 	.bss
 	.balign 16

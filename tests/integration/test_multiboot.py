@@ -2,8 +2,9 @@
 multiboot test kernel (guest-images/multiboot-test) in both forms, ELF and
 a.out kludge, with two modules and a command line; the kernel prints what the
 multiboot information structure told it and writes the `exit=N` of its
-command line to port 0xf4, so `wren run` must exit with (N << 1) | 1. Also
-checks that a file that is neither a bzImage nor multiboot is refused."""
+command line to port 0xf4, so `wren run` must exit with (N << 1) | 1. The ELF boot has --pc-testdev, whose data register
+the kernel drives with port and string I/O of each width; the a.out boot has none and must read
+all ones. Also checks that a file that is neither a bzImage nor multiboot is refused."""
 
 import re
 import shutil
@@ -35,9 +36,11 @@ with Netns() as ns:
     mod1.write_bytes(b"second\0binary")
     modules = f"{mod0} alpha=1 beta,{mod1}"
 
-    for name, code, test_exit in [("multiboot-elf", 21, "iobase=0xf4"), ("multiboot-aout", 100, "iobase=0xf4,iosize=4")]:
+    for name, code, test_exit, testdev in [("multiboot-elf", 21, "iobase=0xf4", True),
+                                           ("multiboot-aout", 100, "iobase=0xf4,iosize=4", False)]:
         guest = harness.manifest_guest(name)
         args = harness.boot_args(guest, modules=modules, cmdline=f"exit={code} hello multiboot", test_exit=test_exit)
+        args += ["--pc-testdev"] if testdev else []
         kernel = args[args.index("--kernel") + 1]
         memory_mb = int(args[args.index("--memory") + 1].rstrip("M"))
         status, console, stderr = boot(ns, name, args)
@@ -57,6 +60,10 @@ with Netns() as ns:
         check(f"{name}: module 0 with its arguments and contents",
               f"module 0: {mod0} alpha=1 beta size {mod0.stat().st_size} data 'first module payload'" in console)
         check(f"{name}: module 1", f"module 1: {mod1} size {mod1.stat().st_size} data 'second'" in console)
+        probe = re.search(r"pc-testdev: .*", console)
+        expected_probe = "pc-testdev: 12ab5633 56335633" if testdev else "pc-testdev: ffffffff ffffffff"
+        check(f"{name}: pc-testdev register {'reads back' if testdev else 'is absent'}",
+              probe is not None and probe.group(0) == expected_probe, probe and probe.group(0))
         check(f"{name}: kernel read its exit code", f"exit code: {code}" in console)
         check(f"{name}: no VMM error report", "stopped:" not in stderr, stderr[-500:])
 

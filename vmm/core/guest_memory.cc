@@ -1,5 +1,7 @@
 #include "vmm/core/guest_memory.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -132,6 +134,20 @@ std::optional<std::vector<GuestSlice>> GuestMemory::slices(uint64_t gpa, uint64_
   if (!ok) return std::nullopt;
   if (for_write) mark_dirty(gpa, len);
   return out;
+}
+
+bool GuestMemory::refault_page(uint64_t gpa) {
+  constexpr uint64_t kPage = 4096;
+  const uint64_t page = gpa & ~(kPage - 1);
+  const Backing* b = find(page);
+  if (!b) return false;
+  uint8_t* host = b->mapping.data() + (page - b->region.gpa);
+  // Any protection change invalidates the secondary MMU (KVM) through the
+  // MMU notifier. Adding PROT_EXEC and taking it away again never removes
+  // write access, unlike QEMU's PROT_NONE toggle, which would fault a
+  // concurrent VMM access to the page.
+  return ::mprotect(host, kPage, PROT_READ | PROT_WRITE | PROT_EXEC) == 0 &&
+         ::mprotect(host, kPage, PROT_READ | PROT_WRITE) == 0;
 }
 
 uint64_t GuestMemory::total_bytes() const {

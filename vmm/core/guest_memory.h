@@ -66,6 +66,12 @@ class GuestMemory {
   // if any part is outside RAM. `for_write` marks the range dirty.
   [[nodiscard]] std::optional<std::vector<GuestSlice>> slices(uint64_t gpa, uint64_t len, bool for_write);
 
+  // Makes KVM drop its mapping of the 4 KiB page holding gpa, so the guest's
+  // next access faults into KVM again (pc-testdev's flush-page, for guest
+  // test suites). Contents are kept and the page stays writable throughout,
+  // so VMM threads using it are never disturbed. False if gpa is not RAM.
+  bool refault_page(uint64_t gpa);
+
   // True if [gpa, gpa+len) is entirely guest RAM (overflow-checked).
   [[nodiscard]] bool contains(uint64_t gpa, uint64_t len) const;
 

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <limits>
+#include <thread>
 
 #include "vmm/core/layout.h"
 
@@ -104,6 +106,29 @@ TEST(GuestMemoryAllZero, ChecksInPlaceAcrossRegionsAndRefusesOutsideRam) {
   EXPECT_EQ(mem.all_zero(0x10000, 65), std::optional<bool>(false));
   EXPECT_EQ(mem.all_zero(kPage, 2 * kPage), std::nullopt);  // runs into the gap
   EXPECT_EQ(mem.all_zero(UINT64_MAX - 10, 20), std::nullopt);  // wraps
+}
+
+TEST(GuestMemory, RefaultPageKeepsContentsAndRefusesNonRam) {
+  auto mem = two_regions();
+  ASSERT_TRUE(mem.write_obj<uint64_t>(0x10000 + 8, 0x1122334455667788));
+  EXPECT_TRUE(mem.refault_page(0x10000 + 123));
+  EXPECT_EQ(mem.read_obj<uint64_t>(0x10000 + 8), 0x1122334455667788u);
+  EXPECT_TRUE(mem.write_obj<uint64_t>(0x10000 + 8, 7));
+  EXPECT_FALSE(mem.refault_page(4 * kPage));
+  EXPECT_FALSE(mem.refault_page(std::numeric_limits<uint64_t>::max()));
+}
+
+TEST(GuestMemory, RefaultPageNeverFaultsAConcurrentWriter) {
+  // A device thread writing the page while the guest asks for a flush must
+  // not crash the VMM (a PROT_NONE window would).
+  auto mem = two_regions();
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (uint64_t i = 0; !stop; ++i) ASSERT_TRUE(mem.write_obj<uint64_t>(0x10000, i));
+  });
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(mem.refault_page(0x10000));
+  stop = true;
+  writer.join();
 }
 
 }  // namespace

@@ -52,6 +52,14 @@ TEST_F(CliTest, Defaults) {
   EXPECT_EQ(c.memory_bytes, 512ull << 20);
   EXPECT_EQ(c.cpus, 1u);
   EXPECT_EQ(c.serial.kind, SerialConfig::Kind::Stdio);
+  EXPECT_FALSE(c.pc_testdev);
+  EXPECT_FALSE(c.test_exit);
+}
+
+TEST_F(CliTest, PcTestdevIsAFlag) {
+  auto r = parse({"--pc-testdev"});
+  ASSERT_TRUE(std::holds_alternative<RunConfig>(r));
+  EXPECT_TRUE(std::get<RunConfig>(r).pc_testdev);
 }
 
 TEST_F(CliTest, FullOptions) {
