@@ -5,6 +5,7 @@ serial console.  Every resource a test creates is torn down in __exit__."""
 import json
 import os
 import re
+import shutil
 import shlex
 import socket
 import struct
@@ -50,6 +51,12 @@ def multiboot_test_kernels():
         subprocess.run(["bash", str(GUEST_IMAGES / "multiboot-test" / "build.sh"), str(out)], check=True,
                        stdout=subprocess.DEVNULL)
     return str(out / "multiboot-test.elf"), str(out / "multiboot-test-aout.bin")
+
+
+def default_workdir():
+    """Where a test's consoles, control sockets and VMM logs go; removed
+    when every check passed (Check.finish), kept for a look otherwise."""
+    return Path(f"/tmp/wren-it-{os.getpid()}")
 
 
 def compat_cmdline():
@@ -195,7 +202,7 @@ class Wren:
 
     def __init__(self, netns, args, name="wren", workdir=None):
         self.netns = netns
-        self.workdir = Path(workdir or f"/tmp/wren-it-{os.getpid()}")
+        self.workdir = Path(workdir or default_workdir())
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.serial = self.workdir / f"{name}.serial"
         self.api = self.workdir / f"{name}.api"
@@ -328,4 +335,6 @@ class Check:
     def finish(self):
         print(f"{self.passed} passed, {len(self.failed)} failed", flush=True)
         if self.failed:
+            print(f"logs kept in {default_workdir()}", flush=True)
             raise SystemExit(1)
+        shutil.rmtree(default_workdir(), ignore_errors=True)
