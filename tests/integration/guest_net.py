@@ -54,7 +54,8 @@ def probes(vm, check, expect, mac=GUEST_MAC):
 def listen_for_gratuitous_arp(ns, mac=GUEST_MAC, ip=GUEST_IP, timeout=300):
     """Starts a listener on the namespace's TAP that exits 0 when `mac` sends a
     gratuitous ARP for `ip` (sender IP == target IP: the announce after a
-    restore or migration), 1 on timeout. Returns the Popen."""
+    restore or migration), 1 on timeout. Returns the Popen once the listener
+    is bound, so an announce sent right after cannot be missed."""
     import subprocess
     import sys
     code = (
@@ -62,6 +63,7 @@ def listen_for_gratuitous_arp(ns, mac=GUEST_MAC, ip=GUEST_IP, timeout=300):
         # ETH_P_ALL: a bridge port hands protocol-specific sockets nothing.
         "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(3))\n"
         f"s.bind(({ns.tap!r},0)); s.settimeout(1)\n"
+        "print('ready', flush=True)\n"
         f"mac=bytes.fromhex({mac.replace(':', '')!r}); ip=socket.inet_aton({ip!r})\n"
         f"end=time.time()+{timeout}\n"
         "while time.time()<end:\n"
@@ -70,4 +72,8 @@ def listen_for_gratuitous_arp(ns, mac=GUEST_MAC, ip=GUEST_IP, timeout=300):
         "    if f[12:14]==b'\\x08\\x06' and f[6:12]==mac and f[28:32]==ip and f[38:42]==ip: sys.exit(0)\n"
         "sys.exit(1)\n"
     )
-    return subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", code])
+    listener = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", code],
+                                stdout=subprocess.PIPE, text=True)
+    if listener.stdout.readline().strip() != "ready":
+        raise RuntimeError("gratuitous-ARP listener did not start")
+    return listener
