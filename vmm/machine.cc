@@ -14,6 +14,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
 #include "vmm/core/layout.h"
+#include "vmm/core/vcpu_state.h"
 #include "vmm/migration_incoming.h"
 #include "vmm/migration_source.h"
 #include "vmm/cpu/cpuid.h"
@@ -110,7 +111,7 @@ void Machine::create_vcpus() {
       vcpus_.push_back(std::move(vcpu));
       continue;
     }
-    vcpu.set_cpuid(vcpu_cpuid(*model, supported, i, config_.cpus));
+    vcpu.set_cpuid(vcpu_cpuid(*model, supported, i, config_.cpus, vcpu_tsc_khz(vcpu, kvm_)));
     vcpu.set_msrs(boot_msrs());
     vcpu.set_fpu(boot_fpu());
     if (i == 0 && firmware_) {

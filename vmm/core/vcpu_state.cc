@@ -144,11 +144,14 @@ VcpuState capture_vcpu_state(const Vcpu& vcpu, const Kvm& kvm, const std::vector
     throw KvmError("KVM_GET_MSRS refused MSR index " + std::to_string(msr_indices[msrs.size()]), EINVAL);
   for (const auto& m : msrs) s.msrs.push_back({m.index, m.data});
   s.events = get<kvm_vcpu_events>(vcpu, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS");
-  if (kvm.check_extension(KVM_CAP_GET_TSC_KHZ) > 0) {
-    const int khz = vcpu.ioctl(KVM_GET_TSC_KHZ, nullptr);
-    if (khz > 0) s.tsc_khz = static_cast<uint32_t>(khz);
-  }
+  s.tsc_khz = vcpu_tsc_khz(vcpu, kvm);
   return s;
+}
+
+uint32_t vcpu_tsc_khz(const Vcpu& vcpu, const Kvm& kvm) {
+  if (kvm.check_extension(KVM_CAP_GET_TSC_KHZ) <= 0) return 0;
+  const int khz = vcpu.ioctl(KVM_GET_TSC_KHZ, nullptr);
+  return khz > 0 ? static_cast<uint32_t>(khz) : 0;
 }
 
 std::optional<std::string> check_vcpu_state(const VcpuState& s, const Kvm& kvm) {

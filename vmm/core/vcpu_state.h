@@ -60,6 +60,8 @@ struct VcpuState {
 
 [[nodiscard]] VcpuState capture_vcpu_state(const Vcpu& vcpu, const Kvm& kvm, const std::vector<uint32_t>& msr_indices);
 [[nodiscard]] VcpuState capture_vcpu_state(const Vcpu& vcpu, const Kvm& kvm);
+// The vCPU's TSC rate (KVM_GET_TSC_KHZ); 0 if KVM cannot tell.
+[[nodiscard]] uint32_t vcpu_tsc_khz(const Vcpu& vcpu, const Kvm& kvm);
 
 // Structural checks before anything reaches KVM: bounded lists, an XSAVE area
 // the size this host's KVM expects, XCR/MSR/mp_state values KVM knows.

@@ -238,6 +238,21 @@ void apply_topology(std::vector<kvm_cpuid_entry2>& t, uint32_t index, uint32_t c
   }
 }
 
+// Leaf 0 EBX of "GenuineIntel": Linux reads leaf 0x15 only on Intel.
+constexpr uint32_t kVendorIntelEbx = 0x756e6547;  // "Genu"
+constexpr uint32_t kLeafTscCrystal = 0x15;
+
+void apply_tsc_frequency(std::vector<kvm_cpuid_entry2>& t, uint32_t tsc_khz) {
+  const auto* vendor = find(t, 0, 0);
+  auto* leaf = find(t, kLeafTscCrystal, 0);
+  const auto encoded = tsc_leaf(tsc_khz);
+  if (!vendor || vendor->ebx != kVendorIntelEbx || vendor->eax < kLeafTscCrystal || !leaf || !encoded) return;
+  leaf->eax = encoded->denominator;
+  leaf->ebx = encoded->numerator;
+  leaf->ecx = encoded->crystal_hz;
+  leaf->edx = 0;
+}
+
 }  // namespace
 
 std::span<const CpuModel> cpu_models() { return kModels; }
@@ -260,14 +275,41 @@ std::string cpu_model_names() {
 std::span<const CpuidFeature> baseline_masked_features() { return kBaselineMasked; }
 std::span<const uint32_t> baseline_removed_leaves() { return kBaselineRemoved; }
 
+std::optional<TscLeaf> tsc_leaf(uint32_t tsc_khz) {
+  if (tsc_khz == 0) return std::nullopt;
+  constexpr uint64_t kCrystalKhz = kCrystalHz / 1000;
+  constexpr uint64_t kMaxNumerator = 0xffffffffull / kCrystalKhz;
+  TscLeaf best{0, 0, kCrystalHz};
+  uint64_t best_error = UINT64_MAX;
+  // A small search (the numerator stops at 4294): try each denominator.
+  constexpr uint64_t kMaxDenominator = 1'000'000;
+  for (uint64_t q = 1; q <= kMaxDenominator; ++q) {
+    const uint64_t p = (uint64_t{tsc_khz} * q + kCrystalKhz / 2) / kCrystalKhz;
+    if (p > kMaxNumerator) break;
+    if (p == 0) continue;
+    const uint64_t khz = kCrystalKhz * p / q;  // as Linux computes it
+    const uint64_t error = khz > tsc_khz ? khz - tsc_khz : tsc_khz - khz;
+    if (error < best_error) {
+      best = {static_cast<uint32_t>(q), static_cast<uint32_t>(p), kCrystalHz};
+      best_error = error;
+      if (error == 0) break;
+    }
+  }
+  // KVM's figure is itself in whole kHz; a worse fit would make the guest's
+  // clock drift, and it is better off calibrating.
+  if (best.numerator == 0 || best_error > 1) return std::nullopt;
+  return best;
+}
+
 std::vector<kvm_cpuid_entry2> vcpu_cpuid(const CpuModel& model, std::span<const kvm_cpuid_entry2> supported,
-                                         uint32_t vcpu_index, uint32_t vcpu_count) {
+                                         uint32_t vcpu_index, uint32_t vcpu_count, uint32_t tsc_khz) {
   if (vcpu_count == 0 || vcpu_index >= vcpu_count)
     throw std::invalid_argument("vCPU index " + std::to_string(vcpu_index) + " out of range for " +
                                 std::to_string(vcpu_count) + " vCPUs");
   std::vector<kvm_cpuid_entry2> t(supported.begin(), supported.end());
   if (model.id == CpuModelId::kBaseline) apply_baseline(t);
   apply_topology(t, vcpu_index, vcpu_count);
+  apply_tsc_frequency(t, tsc_khz);
   std::stable_sort(t.begin(), t.end(), [](const auto& a, const auto& b) {
     return a.function != b.function ? a.function < b.function : a.index < b.index;
   });

@@ -51,11 +51,28 @@ std::span<const uint32_t> baseline_removed_leaves();
 // XSAVE state components the baseline model keeps in leaf 0xD: x87, SSE, AVX.
 inline constexpr uint64_t kBaselineXcr0Mask = 0x7;
 
+// Leaf 0x15 (TSC / core crystal clock) describing a vCPU whose TSC runs at
+// `tsc_khz`. The crystal is KVM's 1 GHz APIC timer clock, since Linux also
+// derives its APIC timer period from it. Linux multiplies crystal kHz by the
+// numerator in 32 bits, so the ratio is the closest one whose numerator keeps
+// that product below 2^32. nullopt for a tsc_khz of 0, or when no such ratio
+// gives Linux the rate within 1 kHz (rare: 2599974 kHz is one).
+struct TscLeaf {
+  uint32_t denominator;  // eax
+  uint32_t numerator;    // ebx
+  uint32_t crystal_hz;   // ecx
+};
+inline constexpr uint32_t kCrystalHz = 1'000'000'000;
+std::optional<TscLeaf> tsc_leaf(uint32_t tsc_khz);
+
 // The table for vCPU `vcpu_index` of `vcpu_count` (APIC id = index; one
 // package, `vcpu_count` cores, one thread each). Only edits leaves present
-// in `supported`; never invents one. Sets the HYPERVISOR bit. Throws
-// std::invalid_argument if vcpu_count is 0 or vcpu_index >= vcpu_count.
+// in `supported`; never invents one. Sets the HYPERVISOR bit. With a
+// `tsc_khz` (the vCPU's KVM_GET_TSC_KHZ; 0 when unknown) on an Intel host,
+// fills leaf 0x15 so the guest knows its TSC rate instead of calibrating it
+// against the slow ACPI PM timer, again and again on an emulated backend.
+// Throws std::invalid_argument if vcpu_count is 0 or vcpu_index >= vcpu_count.
 std::vector<kvm_cpuid_entry2> vcpu_cpuid(const CpuModel& model, std::span<const kvm_cpuid_entry2> supported,
-                                         uint32_t vcpu_index, uint32_t vcpu_count);
+                                         uint32_t vcpu_index, uint32_t vcpu_count, uint32_t tsc_khz = 0);
 
 }  // namespace wren

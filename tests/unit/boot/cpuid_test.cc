@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
@@ -51,6 +53,7 @@ std::vector<kvm_cpuid_entry2> host_table() {
       entry(0xd, 7, 1024, 1664, 0, 0, true),
       entry(0xd, 9, 8, 2688, 0, 0, true),
       entry(0x14, 0, 1, 0xf, 7, 0, true),
+      entry(0x15, 0, 0, 0, 0, 0),  // KVM reports the leaf, empty
       entry(0x40000000, 0, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d),  // KVMKVMKVM
       entry(0x40000001, 0, 0x01007afb, 0, 0, 0),
       entry(0x80000000, 0, 0x80000008, 0, 0, 0),
@@ -255,6 +258,71 @@ TEST(Cpuid, VendorUnchanged) {
   const auto* l0 = find(t, 0x0);
   ASSERT_TRUE(l0);
   EXPECT_EQ(std::tie(l0->eax, l0->ebx, l0->ecx, l0->edx), std::make_tuple(0x1fu, 0x756e6547u, 0x6c65746eu, 0x49656e69u));
+}
+
+// What Linux's native_calibrate_tsc() makes of leaf 0x15, in its 32-bit
+// arithmetic: the TSC kHz and the APIC timer period per tick (HZ = 100).
+struct LinuxView {
+  uint32_t tsc_khz;
+  uint32_t lapic_timer_period;
+};
+LinuxView linux_reads(const TscLeaf& l) {
+  const uint32_t crystal_khz = l.crystal_hz / 1000;
+  return {crystal_khz * l.numerator / l.denominator, crystal_khz * 1000 / 100};
+}
+
+TEST(Cpuid, TscLeafGivesLinuxTheExactRateWhereItCan) {
+  for (uint32_t khz : {2600000u, 3000000u, 1000000u, 2100000u}) {
+    const auto l = tsc_leaf(khz);
+    ASSERT_TRUE(l) << khz;
+    EXPECT_EQ(linux_reads(*l).tsc_khz, khz);
+    EXPECT_LE(uint64_t{l->crystal_hz / 1000} * l->numerator, 0xffffffffull) << "overflows Linux's multiply";
+  }
+  EXPECT_EQ(tsc_leaf(2600000)->numerator, 13u);  // 2.6 GHz / 1 GHz = 13 / 5
+  EXPECT_EQ(tsc_leaf(2600000)->denominator, 5u);
+}
+
+TEST(Cpuid, TscLeafIsWithinAKilohertzOrAbsent) {
+  // Calibrated rates are arbitrary kHz values; the 32-bit product bounds the
+  // numerator, so most are approximated, to KVM's own 1 kHz resolution.
+  for (uint32_t khz : {2596120u, 3417999u, 1795321u, 4199999u, 800123u, 2593906u}) {
+    const auto l = tsc_leaf(khz);
+    ASSERT_TRUE(l) << khz;
+    EXPECT_LE(std::abs(int64_t{linux_reads(*l).tsc_khz} - khz), 1) << khz;
+    EXPECT_LE(uint64_t{l->crystal_hz / 1000} * l->numerator, 0xffffffffull);
+  }
+  // The best fit for 2599974 kHz is 13/5, 26 kHz (10 ppm) off: no leaf, the
+  // guest calibrates.
+  EXPECT_FALSE(tsc_leaf(2599974));
+  EXPECT_FALSE(tsc_leaf(0));
+}
+
+TEST(Cpuid, CrystalIsKvmsApicTimerClock) {
+  // Linux sets its APIC timer period from the crystal: KVM's APIC timer
+  // counts at 1 GHz, 10,000,000 counts per 10 ms tick.
+  EXPECT_EQ(linux_reads(*tsc_leaf(2600000)).lapic_timer_period, 10'000'000u);
+}
+
+TEST(Cpuid, TscLeafFilledOnlyWhenTheRateIsKnownOnIntel) {
+  const auto host = host_table();
+  const auto* known = find(vcpu_cpuid(kHost, host, 0, 1, 2600000), 0x15);
+  ASSERT_TRUE(known);
+  EXPECT_EQ(std::tie(known->eax, known->ebx, known->ecx, known->edx), std::make_tuple(5u, 13u, kCrystalHz, 0u));
+  const auto baseline = vcpu_cpuid(kBaseline, host, 0, 1, 2600000);
+  EXPECT_EQ(find(baseline, 0x15)->ebx, 13u);
+
+  const auto* unknown = find(vcpu_cpuid(kHost, host, 0, 1, 0), 0x15);
+  EXPECT_EQ(std::tie(unknown->eax, unknown->ebx, unknown->ecx), std::make_tuple(0u, 0u, 0u));
+
+  auto amd = host;
+  amd[0].ebx = 0x68747541;  // "Auth"enticAMD: Linux ignores the leaf there
+  EXPECT_EQ(find(vcpu_cpuid(kHost, amd, 0, 1, 2600000), 0x15)->ebx, 0u);
+  auto low_max_leaf = host;
+  low_max_leaf[0].eax = 0xd;  // the guest could not see leaf 0x15
+  EXPECT_EQ(find(vcpu_cpuid(kHost, low_max_leaf, 0, 1, 2600000), 0x15)->ebx, 0u);
+  auto without = host;
+  std::erase_if(without, [](const auto& e) { return e.function == 0x15; });
+  EXPECT_FALSE(find(vcpu_cpuid(kHost, without, 0, 1, 2600000), 0x15));  // never invented
 }
 
 }  // namespace
