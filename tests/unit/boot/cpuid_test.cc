@@ -305,13 +305,16 @@ TEST(Cpuid, CrystalIsKvmsApicTimerClock) {
 
 TEST(Cpuid, TscLeafFilledOnlyWhenTheRateIsKnownOnIntel) {
   const auto host = host_table();
-  const auto* known = find(vcpu_cpuid(kHost, host, 0, 1, 2600000), 0x15);
+  const auto with_rate = vcpu_cpuid(kHost, host, 0, 1, 2600000);
+  const auto* known = find(with_rate, 0x15);
   ASSERT_TRUE(known);
   EXPECT_EQ(std::tie(known->eax, known->ebx, known->ecx, known->edx), std::make_tuple(5u, 13u, kCrystalHz, 0u));
   const auto baseline = vcpu_cpuid(kBaseline, host, 0, 1, 2600000);
   EXPECT_EQ(find(baseline, 0x15)->ebx, 13u);
 
-  const auto* unknown = find(vcpu_cpuid(kHost, host, 0, 1, 0), 0x15);
+  const auto without_rate = vcpu_cpuid(kHost, host, 0, 1, 0);
+  const auto* unknown = find(without_rate, 0x15);
+  ASSERT_TRUE(unknown);
   EXPECT_EQ(std::tie(unknown->eax, unknown->ebx, unknown->ecx), std::make_tuple(0u, 0u, 0u));
 
   auto amd = host;
