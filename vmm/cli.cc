@@ -150,7 +150,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   std::string api;
   run->add_option("--api", api, "Control socket: unix:PATH");
   run->add_option("--test-exit", test_exit, "isa-debug-exit device: iobase=0xf4[,iosize=1]");
-  run->add_flag("--pc-testdev", cfg.pc_testdev, "pc-testdev data register at ports 0xe0-0xe7 (guest test suites)");
+  run->add_flag("--pc-testdev", cfg.pc_testdev, "QEMU pc-testdev ports 0xe0-0xeb: data register, flush-page (guest test suites)");
   run->add_option("--kvm", cfg.kvm_device, "KVM device node")->capture_default_str();
 
   auto* snapshot = app.add_subcommand("snapshot", "Work with snapshot files");

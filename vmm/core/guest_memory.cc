@@ -137,7 +137,6 @@ std::optional<std::vector<GuestSlice>> GuestMemory::slices(uint64_t gpa, uint64_
 }
 
 bool GuestMemory::refault_page(uint64_t gpa) {
-  constexpr uint64_t kPage = 4096;
   const uint64_t page = gpa & ~(kPage - 1);
   const Backing* b = find(page);
   if (!b) return false;
