@@ -1,13 +1,13 @@
 #pragma once
-// Serializers for the KVM vCPU and VM state (vmm/core/vcpu_state.h,
+// Serializers for the KVM vCPU and VM state (hypervisor/vcpu_state.h,
 // vm_state.h). The kernel structs are written field by field, not as raw
 // struct images, so a kernel header that grows a struct cannot shift the
 // format; their padding and reserved fields are not carried (they decode as
 // zero). The kernel structs live in the global namespace; their serializers
 // sit in namespace cereal, where cereal looks for them.
 #include "migrate/archive.h"
-#include "vmm/core/vcpu_state.h"
-#include "vmm/core/vm_state.h"
+#include "hypervisor/vcpu_state.h"
+#include "hypervisor/vm_state.h"
 
 WREN_ARCHIVE_VERSION(wren::VcpuState, 1)
 WREN_ARCHIVE_VERSION(wren::VmState, 1)

@@ -2,7 +2,7 @@
 // Serializer for the guest RAM layout payload.
 #include "migrate/archive.h"
 #include "migrate/guest_pages.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 WREN_ARCHIVE_VERSION(wren::migrate::GuestMemoryLayout, 1)
 

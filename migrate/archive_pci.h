@@ -4,7 +4,7 @@
 #include "devices/pci/msix.h"
 #include "migrate/archive.h"
 #include "migrate/archive_virtio.h"
-#include "virtio/transport_pci.h"
+#include "virtio/pci/virtio_pci_device.h"
 
 // Current versions (see archive.h); bump when a serializer gains a field.
 WREN_ARCHIVE_VERSION(wren::pci::MsixTable::State, 1)

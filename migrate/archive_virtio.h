@@ -2,7 +2,7 @@
 // Serializers for virtio queue and transport state.
 #include "migrate/archive.h"
 #include "virtio/queue.h"
-#include "virtio/transport_core.h"
+#include "virtio/pci/transport_core.h"
 
 // Current versions (see archive.h); bump when a serializer gains a field.
 WREN_ARCHIVE_VERSION(wren::QueueState, 1)

@@ -10,8 +10,8 @@
 
 #include "virtio/net/ctrl_command.h"
 #include "virtio/queue.h"
-#include "virtio/transport_core.h"
-#include "vmm/core/guest_memory.h"
+#include "virtio/pci/transport_core.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren::migrate {
 

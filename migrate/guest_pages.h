@@ -20,7 +20,7 @@
 
 #include "migrate/byte_io.h"
 #include "migrate/expected.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren::migrate {
 

@@ -24,8 +24,8 @@
 #include "migrate/kinds.h"
 #include "migrate/payload.h"
 #include "migrate/registry.h"
-#include "vmm/core/guest_memory.h"
-#include "vmm/core/unique_fd.h"
+#include "hypervisor/guest_memory.h"
+#include "hypervisor/unique_fd.h"
 
 namespace wren::migrate {
 

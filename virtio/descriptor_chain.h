@@ -33,7 +33,7 @@
 #include <variant>
 #include <vector>
 
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren {
 

@@ -1,6 +1,6 @@
 #pragma once
 // The transport-agnostic face of a virtio device (virtio-net, -blk, -rng...).
-// A transport (virtio/transport_pci.h) owns the registers, the feature and
+// A transport (virtio/pci/virtio_pci_device.h) owns the registers, the feature and
 // status state machine, the queues' configuration and interrupt delivery; a
 // device only says what it offers and handles activation, kicks and reset.
 //
@@ -25,7 +25,7 @@
 #include <string>
 
 #include "virtio/queue.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren {
 

@@ -25,7 +25,7 @@
 
 #include "virtio/descriptor_chain.h"
 #include "virtio/queue_layout.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren {
 

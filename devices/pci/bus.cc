@@ -9,8 +9,8 @@
 
 #include "devices/pci/host_bridge.h"
 #include "devices/pci/registers.h"
-#include "vmm/core/layout.h"
-#include "vmm/core/little_endian.h"
+#include "hypervisor/layout.h"
+#include "hypervisor/little_endian.h"
 
 namespace wren::pci {
 

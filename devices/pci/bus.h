@@ -23,8 +23,8 @@
 #include "devices/pci/bar_allocator.h"
 #include "devices/pci/device.h"
 #include "devices/pci/intx.h"
-#include "vmm/core/io_bus.h"
-#include "vmm/core/irq.h"
+#include "hypervisor/io_bus.h"
+#include "hypervisor/irq.h"
 
 namespace wren::pci {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "vmm/core/little_endian.h"
+#include "hypervisor/little_endian.h"
 
 namespace wren::pci {
 

@@ -14,7 +14,7 @@
 #include <mutex>
 
 #include "devices/pci/bus.h"
-#include "vmm/core/io_bus.h"
+#include "hypervisor/io_bus.h"
 
 namespace wren::pci {
 

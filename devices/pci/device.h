@@ -9,8 +9,8 @@
 #include <string>
 
 #include "devices/pci/bar.h"
-#include "vmm/core/io_bus.h"
-#include "vmm/core/irq.h"
+#include "hypervisor/io_bus.h"
+#include "hypervisor/irq.h"
 
 namespace wren::pci {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "devices/pci/bus.h"
-#include "vmm/core/io_bus.h"
+#include "hypervisor/io_bus.h"
 
 namespace wren::pci {
 

@@ -7,8 +7,8 @@
 #include <memory>
 #include <mutex>
 
-#include "vmm/core/irq.h"
-#include "vmm/core/layout.h"
+#include "hypervisor/irq.h"
+#include "hypervisor/layout.h"
 
 namespace wren::pci {
 

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "vmm/core/kvm.h"
+#include "hypervisor/kvm.h"
 
 namespace wren::pci {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "devices/pci/msi_vector_sink.h"
-#include "vmm/core/event_fd.h"
+#include "hypervisor/event_fd.h"
 
 namespace wren {
 class Vm;

@@ -6,7 +6,7 @@
 // per-vector eventfd bound to a KVM MSI route.
 #include <cstdint>
 
-#include "vmm/core/irq.h"
+#include "hypervisor/irq.h"
 
 namespace wren::pci {
 

@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "devices/pci/registers.h"
-#include "vmm/core/little_endian.h"
+#include "hypervisor/little_endian.h"
 
 namespace wren::pci {
 

@@ -19,9 +19,9 @@
 #include <optional>
 #include <span>
 
-#include "vmm/core/io_bus.h"
-#include "vmm/core/irq.h"
-#include "vmm/core/layout.h"
+#include "hypervisor/io_bus.h"
+#include "hypervisor/irq.h"
+#include "hypervisor/layout.h"
 
 namespace wren {
 

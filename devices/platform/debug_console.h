@@ -12,7 +12,7 @@
 #include <span>
 #include <string>
 
-#include "vmm/core/io_bus.h"
+#include "hypervisor/io_bus.h"
 
 namespace wren {
 

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "vmm/core/little_endian.h"
+#include "hypervisor/little_endian.h"
 
 namespace wren {
 

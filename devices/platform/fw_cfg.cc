@@ -5,7 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "vmm/core/little_endian.h"
+#include "hypervisor/little_endian.h"
 
 namespace wren {
 

@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "vmm/core/guest_memory.h"
-#include "vmm/core/io_bus.h"
+#include "hypervisor/guest_memory.h"
+#include "hypervisor/io_bus.h"
 
 namespace wren {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "vmm/core/layout.h"
+#include "hypervisor/layout.h"
 
 namespace wren {
 namespace {

@@ -19,7 +19,7 @@
 #include <mutex>
 #include <span>
 
-#include "vmm/core/io_bus.h"
+#include "hypervisor/io_bus.h"
 
 namespace wren {
 

@@ -16,7 +16,7 @@
 #include <functional>
 #include <span>
 
-#include "vmm/core/io_bus.h"
+#include "hypervisor/io_bus.h"
 
 namespace wren {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <span>
 
-#include "vmm/core/io_bus.h"
+#include "hypervisor/io_bus.h"
 
 namespace wren {
 

@@ -18,8 +18,8 @@
 #include <span>
 #include <vector>
 
-#include "vmm/core/io_bus.h"
-#include "vmm/core/irq.h"
+#include "hypervisor/io_bus.h"
+#include "hypervisor/irq.h"
 
 namespace wren {
 

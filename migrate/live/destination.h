@@ -21,7 +21,7 @@
 #include "migrate/live/messages.h"
 #include "migrate/live/vm_config.h"
 #include "migrate/registry.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren::migrate::live {
 

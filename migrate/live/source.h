@@ -25,7 +25,7 @@
 #include "migrate/live/messages.h"
 #include "migrate/live/vm_config.h"
 #include "migrate/payload.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren::migrate::live {
 

@@ -36,9 +36,9 @@
 #include "devices/pci/ecam.h"
 #include "devices/pci/msi_vector_sink.h"
 #include "virtio/device.h"
-#include "virtio/transport_pci.h"
-#include "vmm/core/guest_memory.h"
-#include "vmm/core/layout.h"
+#include "virtio/pci/virtio_pci_device.h"
+#include "hypervisor/guest_memory.h"
+#include "hypervisor/layout.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "virtio/net/net_backend.h"
-#include "vmm/core/unique_fd.h"
+#include "hypervisor/unique_fd.h"
 
 namespace wren {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "vmm/boot/result.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren {
 

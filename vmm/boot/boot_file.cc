@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "vmm/core/unique_fd.h"
+#include "hypervisor/unique_fd.h"
 
 namespace wren {
 

@@ -12,7 +12,7 @@
 
 #include "vmm/boot/e820.h"
 #include "vmm/boot/result.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren {
 

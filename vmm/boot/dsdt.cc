@@ -7,7 +7,7 @@
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/acpi_table.h"
 #include "vmm/boot/aml.h"
-#include "vmm/core/layout.h"
+#include "hypervisor/layout.h"
 
 namespace wren {
 

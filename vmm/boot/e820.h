@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren {
 

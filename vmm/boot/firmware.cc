@@ -14,8 +14,8 @@
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/hex.h"
 #include "vmm/boot/table_loader.h"
-#include "vmm/core/layout.h"
-#include "vmm/core/little_endian.h"
+#include "hypervisor/layout.h"
+#include "hypervisor/little_endian.h"
 
 namespace wren {
 

@@ -30,10 +30,10 @@
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/result.h"
-#include "vmm/core/guest_memory.h"
-#include "vmm/core/io_bus.h"
-#include "vmm/core/kvm.h"
-#include "vmm/core/mapping.h"
+#include "hypervisor/guest_memory.h"
+#include "hypervisor/io_bus.h"
+#include "hypervisor/kvm.h"
+#include "hypervisor/mapping.h"
 
 namespace wren {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "vmm/boot/hex.h"
-#include "vmm/core/layout.h"
+#include "hypervisor/layout.h"
 
 namespace wren::multiboot {
 

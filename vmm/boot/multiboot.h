@@ -19,7 +19,7 @@
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/result.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren::multiboot {
 

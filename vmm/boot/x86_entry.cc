@@ -3,7 +3,7 @@
 #include <array>
 #include <cstring>
 
-#include "vmm/core/layout.h"
+#include "hypervisor/layout.h"
 #include "vmm/cpu/segment_descriptor.h"
 
 namespace wren {

@@ -3,7 +3,7 @@
 #include <array>
 
 #include "vmm/boot/hex.h"
-#include "vmm/core/little_endian.h"
+#include "hypervisor/little_endian.h"
 #include "vmm/cpu/segment_descriptor.h"
 
 namespace wren {

@@ -11,8 +11,8 @@
 #include "migrate/checks.h"
 #include "migrate/kinds.h"
 #include "migrate/stream.h"
-#include "unit/net/fake_backend.h"
-#include "unit/virtio/transport_harness.h"
+#include "unit/virtio/net/fake_backend.h"
+#include "unit/virtio/pci/transport_harness.h"
 
 namespace wren::migrate {
 namespace {

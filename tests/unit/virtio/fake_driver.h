@@ -29,7 +29,7 @@
 
 #include "virtio/queue.h"
 #include "virtio/queue_layout.h"
-#include "vmm/core/guest_memory.h"
+#include "hypervisor/guest_memory.h"
 
 namespace wren {
 

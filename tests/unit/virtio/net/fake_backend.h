@@ -1,0 +1,75 @@
+#pragma once
+// A NetBackend made of SOCK_SEQPACKET socketpairs: each read/write on the
+// device side is one frame, exactly like a TAP queue fd. The test keeps the
+// other ends (and a view of every knob the device turned) in `Shared`.
+#include <sys/socket.h>
+
+#include <deque>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "virtio/net/ctrl_command.h"
+#include "virtio/net/net_backend.h"
+#include "hypervisor/unique_fd.h"
+
+namespace wren::test {
+
+class SocketPairBackend : public NetBackend {
+ public:
+  struct Shared {
+    std::vector<UniqueFd> host_fds;  // the "network" side of each queue
+    std::vector<int> device_fds;     // the device's ends (not owned), for socket options
+    int header_size = 0;
+    uint64_t offloads = 0;
+    std::vector<HostFilter> filters;      // every filter applied (successfully or not)
+    std::deque<bool> filter_results;      // scripted apply() outcomes; empty = succeed
+    std::vector<std::pair<uint16_t, bool>> queue_enables;
+    bool refuse_header_size = false;
+  };
+
+  explicit SocketPairBackend(uint16_t queues, uint64_t supported = kGuestOffloadFeatures)
+      : shared_(std::make_shared<Shared>()), supported_(supported) {
+    for (uint16_t i = 0; i < queues; ++i) {
+      int sv[2];
+      if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+        throw std::runtime_error("socketpair");
+      device_fds_.emplace_back(sv[0]);
+      shared_->device_fds.push_back(sv[0]);
+      shared_->host_fds.emplace_back(sv[1]);
+    }
+  }
+  std::shared_ptr<Shared> shared() const { return shared_; }
+
+  std::string name() const override { return "fake-tap"; }
+  uint16_t queue_count() const override { return static_cast<uint16_t>(device_fds_.size()); }
+  int queue_fd(uint16_t index) const override { return device_fds_.at(index).get(); }
+  bool set_vnet_header_size(int bytes) override {
+    if (shared_->refuse_header_size) return false;
+    shared_->header_size = bytes;
+    return true;
+  }
+  bool set_offloads(uint64_t offloads) override {
+    shared_->offloads = offloads;
+    return true;
+  }
+  uint64_t supported_guest_offloads() const override { return supported_; }
+  bool set_queue_enabled(uint16_t index, bool enabled) override {
+    shared_->queue_enables.emplace_back(index, enabled);
+    return true;
+  }
+  bool apply(const HostFilter& filter) override {
+    shared_->filters.push_back(filter);
+    if (shared_->filter_results.empty()) return true;
+    const bool ok = shared_->filter_results.front();
+    shared_->filter_results.pop_front();
+    return ok;
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::vector<UniqueFd> device_fds_;
+  uint64_t supported_;
+};
+
+}  // namespace wren::test

@@ -1,0 +1,91 @@
+#include "vmm/api/nic_report.h"
+
+#include <string>
+
+namespace wren {
+
+namespace {
+
+nlohmann::json macs(const std::vector<MacAddress>& list) {
+  auto out = nlohmann::json::array();
+  for (const auto& m : list) out.push_back(m.to_string());
+  return out;
+}
+
+nlohmann::json host_filter_json(const HostFilter& f) {
+  return {{"level", std::string(to_string(f.level))}, {"unicast", macs(f.unicast)}, {"multicast", macs(f.multicast)}};
+}
+
+nlohmann::json counters_json(const NetCounters& c) {
+  nlohmann::json per_reason = nlohmann::json::object();
+  for (size_t i = 1; i < kRxVerdictCount; ++i)
+    per_reason[std::string(to_string(static_cast<RxVerdict>(i)))] = c.rx_filtered[i];
+  return {{"rx_packets", c.rx_packets},
+          {"rx_bytes", c.rx_bytes},
+          {"rx_filtered", c.rx_filtered_total()},
+          {"rx_filtered_by_reason", per_reason},
+          {"rx_dropped_header", c.rx_dropped_header},
+          {"rx_dropped_too_big", c.rx_dropped_too_big},
+          {"rx_dropped_no_queue", c.rx_dropped_no_queue},
+          {"rx_errors", c.rx_errors},
+          {"tx_packets", c.tx_packets},
+          {"tx_bytes", c.tx_bytes},
+          {"tx_dropped_header", c.tx_dropped_header},
+          {"tx_errors", c.tx_errors},
+          {"ctrl_ok", c.ctrl_ok},
+          {"ctrl_err", c.ctrl_err},
+          {"ctrl_malformed", c.ctrl_malformed},
+          {"host_filter_failures", c.host_filter_failures}};
+}
+
+// Walks the capability list of a config-space image; false if the list is
+// malformed (it is ours, but a saved image is still treated as data).
+bool msix_enabled(std::span<const uint8_t> cfg) {
+  constexpr uint8_t kCapPtr = 0x34, kCapIdMsix = 0x11;
+  if (cfg.size() < 0x40) return false;
+  uint8_t at = cfg[kCapPtr] & 0xfc;
+  for (int hops = 0; at && hops < 48; ++hops) {
+    if (static_cast<size_t>(at) + 4 > cfg.size()) return false;
+    if (cfg[at] == kCapIdMsix) return (cfg[at + 3] & 0x80) != 0;  // message control bit 15
+    at = cfg[at + 1] & 0xfc;
+  }
+  return false;
+}
+
+}  // namespace
+
+nlohmann::json rx_filter_json(const RxFilterReport& r) {
+  const auto& f = r.filter;
+  return {{"name", r.name},
+          {"active", r.active},
+          {"ctrl_rx", r.ctrl_rx},
+          {"main_mac", f.mac.to_string()},
+          {"promiscuous", f.promisc},
+          {"allmulti", f.allmulti},
+          {"alluni", f.alluni},
+          {"nomulti", f.nomulti},
+          {"nouni", f.nouni},
+          {"nobcast", f.nobcast},
+          {"unicast_table", macs(f.unicast)},
+          {"multicast_table", macs(f.multicast)},
+          {"unicast_overflow", f.uni_overflow},
+          {"multicast_overflow", f.multi_overflow},
+          {"vlan_filtering", f.vlan_filtering},
+          {"vlans", f.vlan_ids()},
+          {"host_level", std::string(to_string(r.wanted.level))},
+          {"host_filter", host_filter_json(r.wanted)},
+          {"host_filter_installed", r.installed ? host_filter_json(*r.installed) : nlohmann::json(nullptr)},
+          {"queue_pairs", r.queue_pairs},
+          {"guest_offloads", r.guest_offloads},
+          {"counters", counters_json(r.counters)}};
+}
+
+nlohmann::json transport_json(uint8_t status, uint64_t driver_features, std::span<const uint8_t> pci_config,
+                              bool transitional) {
+  return {{"mode", transitional ? "transitional" : "modern"},
+          {"device_status", status},
+          {"driver_features", driver_features},
+          {"msix_enabled", msix_enabled(pci_config)}};
+}
+
+}  // namespace wren

@@ -1,0 +1,75 @@
+#pragma once
+// The machine's PCI side: host bridge, config-space access (0xCF8 and ECAM),
+// INTx lines, MSI-X through irqfd routes, and the virtio-net NICs asked for
+// on the command line.
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "hypervisor/event_loop.h"
+#include "hypervisor/guest_memory.h"
+#include "hypervisor/io_bus.h"
+#include "migrate/payload.h"
+#include "hypervisor/kvm.h"
+#include "vmm/cli/run_config.h"
+#include "vmm/machine/vm_outcome.h"
+
+namespace wren {
+
+class ApiServer;
+class KvmIrqLine;
+class NetDevice;
+class VirtioPciDevice;
+class IoeventfdApi;
+class NotifyWiring;
+namespace migrate {
+class Import;
+}
+namespace pci {
+class PciBus;
+class GsiRoutingApi;
+class GsiRouteTable;
+}  // namespace pci
+
+class PciDevices {
+ public:
+  PciDevices(Vm& vm, IoBus& pio, IoBus& mmio, GuestMemory& memory, EventLoop& loop, OutcomeLatch& outcome,
+             const std::vector<NetConfig>& nets);
+  ~PciDevices();
+  void start();
+  void register_api(ApiServer& api);
+
+  // Snapshots: per NIC ("net0", ...) its virtio-pci function and its net
+  // device payloads. Save with every vCPU paused. restore_payloads (before
+  // any vCPU runs, guest memory already loaded) restores each net device,
+  // then its transport, then re-derives the BAR mappings; it throws
+  // std::runtime_error naming the payload that is missing or refused.
+  std::vector<migrate::Payload> save_payloads();
+  void restore_payloads(migrate::Import& import);
+  // Asks every NIC's guest driver to announce itself (after a restore).
+  void announce_nics();
+  // The virtio feature bits each NIC offers, in --net order (both ends of a
+  // migration must offer the same: the guest negotiated from the source's).
+  std::vector<uint64_t> nic_offered_features() const;
+
+ private:
+  void add_net(const NetConfig& config, size_t index);
+
+  Vm& vm_;
+  GuestMemory& memory_;
+  EventLoop& loop_;
+  std::array<std::unique_ptr<KvmIrqLine>, 4> intx_lines_;
+  std::unique_ptr<pci::PciBus> bus_;
+  std::unique_ptr<pci::GsiRoutingApi> gsi_api_;
+  std::unique_ptr<pci::GsiRouteTable> gsi_routes_;
+  std::unique_ptr<IoeventfdApi> ioeventfd_api_;
+  std::shared_ptr<NotifyWiring> notify_wiring_;
+  struct Nic {
+    std::string id;
+    std::shared_ptr<NetDevice> net;
+    std::shared_ptr<VirtioPciDevice> transport;
+  };
+  std::vector<Nic> nics_;
+};
+
+}  // namespace wren
