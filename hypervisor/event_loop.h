@@ -2,8 +2,8 @@
 // The VMM's single device thread: one Boost.Asio io_context runs every
 // ioeventfd, TAP fd, timer and control-socket handler. vCPU threads only do
 // synchronous register access and post() work here.
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <thread>
 
 namespace wren {

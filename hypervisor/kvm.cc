@@ -52,7 +52,8 @@ Kvm::Kvm(const std::string& path) {
   }
   fd_.reset(fd);
   const int version = ::ioctl(fd, KVM_GET_API_VERSION, 0);
-  if (version != KVM_API_VERSION) throw KvmError(path + " speaks KVM API " + std::to_string(version) + ", need 12", EINVAL);
+  if (version != KVM_API_VERSION)
+    throw KvmError(path + " speaks KVM API " + std::to_string(version) + ", need 12", EINVAL);
 }
 
 int Kvm::check_extension(long cap) const { return ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, cap); }
@@ -76,7 +77,9 @@ std::vector<uint32_t> Kvm::msr_index_list() const {
   return {buf.entries(), buf.entries() + buf.count()};
 }
 
-int Kvm::vcpu_mmap_size() const { return must(::ioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0), "KVM_GET_VCPU_MMAP_SIZE"); }
+int Kvm::vcpu_mmap_size() const {
+  return must(::ioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0), "KVM_GET_VCPU_MMAP_SIZE");
+}
 
 Vm Kvm::create_vm() const {
   int fd = -1;

@@ -4,9 +4,9 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
-#include <span>
 #include <vector>
 
 #include "hypervisor/mapping.h"

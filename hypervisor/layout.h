@@ -13,15 +13,15 @@ inline constexpr uint64_t kPageSize = 4096;
 // Low memory used by the direct Linux boot path.
 inline constexpr uint64_t kGdtAddr = 0x500;
 inline constexpr uint64_t kIdtAddr = 0x520;
-inline constexpr uint64_t kPml4Addr = 0x9000;   // identity page tables for 64-bit entry
+inline constexpr uint64_t kPml4Addr = 0x9000;  // identity page tables for 64-bit entry
 inline constexpr uint64_t kPdptAddr = 0xA000;
-inline constexpr uint64_t kPdAddr = 0xB000;     // 4 pages: 4 GiB of 2 MiB pages
+inline constexpr uint64_t kPdAddr = 0xB000;  // 4 pages: 4 GiB of 2 MiB pages
 inline constexpr uint64_t kBootStackTop = 0x8ff0;
 inline constexpr uint64_t kZeroPageAddr = 0x7000;
 inline constexpr uint64_t kCmdlineAddr = 0x20000;
 inline constexpr uint64_t kCmdlineMax = 0x10000;  // 64 KiB area reserved for the command line
 inline constexpr uint64_t kMptableAddr = 0x9fc00;
-inline constexpr uint64_t kEbdaStart = 0x9fc00;   // top of usable low RAM
+inline constexpr uint64_t kEbdaStart = 0x9fc00;  // top of usable low RAM
 // Multiboot: the information structure, memory map, module list and strings.
 inline constexpr uint64_t kMultibootInfoAddr = 0x10000;
 inline constexpr uint64_t kMultibootInfoEnd = kEbdaStart;
@@ -33,11 +33,11 @@ inline constexpr uint64_t kHighMemStart = 0x100000;  // 1 MiB: kernel is loaded 
 inline constexpr uint64_t kKernelLoadAddr = 0x100000;
 
 // The 32-bit PCI hole. Guest RAM above kLowRamEnd moves to kHighRamStart.
-inline constexpr uint64_t kLowRamEnd = 3 * kGiB;            // 0xC000_0000
-inline constexpr uint64_t kPciMmio32Start = 0xC0000000;     // BARs are placed here
+inline constexpr uint64_t kLowRamEnd = 3 * kGiB;         // 0xC000_0000
+inline constexpr uint64_t kPciMmio32Start = 0xC0000000;  // BARs are placed here
 inline constexpr uint64_t kPciMmio32End = 0xE0000000;
-inline constexpr uint64_t kPciEcamStart = 0xE0000000;       // MCFG: bus 0 only is populated
-inline constexpr uint64_t kPciEcamSize = 0x10000000;         // 256 buses x 1 MiB
+inline constexpr uint64_t kPciEcamStart = 0xE0000000;  // MCFG: bus 0 only is populated
+inline constexpr uint64_t kPciEcamSize = 0x10000000;   // 256 buses x 1 MiB
 inline constexpr uint64_t kIoApicAddr = 0xFEC00000;
 inline constexpr uint64_t kLapicAddr = 0xFEE00000;
 inline constexpr uint64_t kHighRamStart = 4 * kGiB;

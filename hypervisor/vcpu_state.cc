@@ -193,8 +193,8 @@ void restore_vcpu_state(Vcpu& vcpu, const Kvm& kvm, const VcpuState& s) {
         must(vcpu.ioctl(KVM_SET_TSC_KHZ, reinterpret_cast<void*>(static_cast<uintptr_t>(s.tsc_khz))),
              "KVM_SET_TSC_KHZ");
       else
-        spdlog::warn("vCPU {}: TSC runs at {} kHz here, {} kHz at the source, and KVM cannot scale it",
-                     vcpu.index(), here, s.tsc_khz);
+        spdlog::warn("vCPU {}: TSC runs at {} kHz here, {} kHz at the source, and KVM cannot scale it", vcpu.index(),
+                     here, s.tsc_khz);
     }
   }
   vcpu.set_mp_state(s.mp_state);

@@ -66,8 +66,7 @@ std::optional<std::string> check_vm_state(const VmState& s) {
     }
   }
   for (const auto* pic : {&s.pic_master, &s.pic_slave})
-    if (pic->priority_add > 7 || pic->read_reg_select > 1 || pic->init_state > 3)
-      return "PIC state out of range";
+    if (pic->priority_add > 7 || pic->read_reg_select > 1 || pic->init_state > 3) return "PIC state out of range";
   if (s.ioapic.base_address != 0xfec00000) return "IOAPIC not at 0xfec00000";
   return std::nullopt;
 }

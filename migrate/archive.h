@@ -61,11 +61,11 @@ template <class T>
 struct ArchiveVersion;
 
 // Declares T's current version for cereal and for require_version().
-#define WREN_ARCHIVE_VERSION(T, V)                                          \
-  CEREAL_CLASS_VERSION(T, V)                                                \
-  template <>                                                               \
-  struct wren::migrate::ArchiveVersion<T> {                                 \
-    static constexpr std::uint32_t value = V;                               \
+#define WREN_ARCHIVE_VERSION(T, V)            \
+  CEREAL_CLASS_VERSION(T, V)                  \
+  template <>                                 \
+  struct wren::migrate::ArchiveVersion<T> {   \
+    static constexpr std::uint32_t value = V; \
   };
 
 template <class T>
@@ -91,8 +91,7 @@ auto json_number(T value) {
 }
 
 template <class A, class T>
-  requires std::is_arithmetic_v<T> && (!std::is_same_v<T, bool>)
-void field(A& ar, const char* name, T& value) {
+requires std::is_arithmetic_v<T> &&(!std::is_same_v<T, bool>)void field(A& ar, const char* name, T& value) {
   if constexpr (kText<A>) {
     auto v = json_number(value);
     ar(cereal::make_nvp(name, v));
@@ -118,10 +117,8 @@ void field(A& ar, const char* name, bool& value) {
 
 // Nested structs with their own serialize().
 template <class A, class T>
-  requires std::is_class_v<T>
-void field(A& ar, const char* name, T& value) {
-  ar(cereal::make_nvp(name, value));
-}
+requires std::is_class_v<T>
+void field(A& ar, const char* name, T& value) { ar(cereal::make_nvp(name, value)); }
 
 // ---- Bounded containers -----------------------------------------------------
 
@@ -132,7 +129,7 @@ inline constexpr bool kPlainNumber = std::is_integral_v<T> && !std::is_same_v<T,
 
 // A fixed C array of numbers: raw in binary, a JSON array.
 template <class A, class T, size_t N>
-  requires kPlainNumber<T>
+requires kPlainNumber<T>
 void field_array(A& ar, const char* name, T (&array)[N]) {
   if constexpr (kText<A>) {
     ar.setNextName(name);
@@ -186,7 +183,7 @@ void field_vector(A& ar, const char* name, std::vector<T>& v, size_t max) {
 
 // A list of at most `max_outer` lists of at most `max_inner` numbers.
 template <class A, class T>
-  requires kPlainNumber<T>
+requires kPlainNumber<T>
 void field_nested_vectors(A& ar, const char* name, std::vector<std::vector<T>>& vv, size_t max_outer,
                           size_t max_inner) {
   if constexpr (kLoading<A>) {
@@ -278,7 +275,8 @@ T decode_state(std::span<const uint8_t> bytes, std::uint32_t version) {
   } catch (const std::length_error& e) {
     throw DecodeError(std::string("malformed: ") + e.what());
   }
-  if (buf.remaining() != 0) throw DecodeError(std::to_string(buf.remaining()) + " bytes left over (not fully consumed)");
+  if (buf.remaining() != 0)
+    throw DecodeError(std::to_string(buf.remaining()) + " bytes left over (not fully consumed)");
   return value;
 }
 

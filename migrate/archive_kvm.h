@@ -5,9 +5,9 @@
 // format; their padding and reserved fields are not carried (they decode as
 // zero). The kernel structs live in the global namespace; their serializers
 // sit in namespace cereal, where cereal looks for them.
-#include "migrate/archive.h"
 #include "hypervisor/vcpu_state.h"
 #include "hypervisor/vm_state.h"
+#include "migrate/archive.h"
 
 WREN_ARCHIVE_VERSION(wren::VcpuState, 1)
 WREN_ARCHIVE_VERSION(wren::VmState, 1)

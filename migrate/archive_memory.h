@@ -1,8 +1,8 @@
 #pragma once
 // Serializer for the guest RAM layout payload.
+#include "hypervisor/guest_memory.h"
 #include "migrate/archive.h"
 #include "migrate/guest_pages.h"
-#include "hypervisor/guest_memory.h"
 
 WREN_ARCHIVE_VERSION(wren::migrate::GuestMemoryLayout, 1)
 

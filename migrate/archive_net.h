@@ -71,7 +71,8 @@ void serialize(A& ar, RxFilter& f, std::uint32_t version) {
   } else if constexpr (migrate::kLoading<A>) {
     std::uint32_t flags = 0;
     migrate::field(ar, "flags", flags);
-    if (flags & ~w::kKnown) throw migrate::DecodeError("RxFilter: flags with unknown bits " + std::to_string(flags & ~w::kKnown));
+    if (flags & ~w::kKnown)
+      throw migrate::DecodeError("RxFilter: flags with unknown bits " + std::to_string(flags & ~w::kKnown));
     f.promisc = flags & w::kPromisc;
     f.allmulti = flags & w::kAllMulti;
     f.alluni = flags & w::kAllUni;

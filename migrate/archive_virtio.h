@@ -1,8 +1,8 @@
 #pragma once
 // Serializers for virtio queue and transport state.
 #include "migrate/archive.h"
-#include "virtio/queue.h"
 #include "virtio/pci/transport_core.h"
+#include "virtio/queue.h"
 
 // Current versions (see archive.h); bump when a serializer gains a field.
 WREN_ARCHIVE_VERSION(wren::QueueState, 1)

@@ -8,7 +8,6 @@
 #include <stdexcept>
 #include <system_error>
 
-
 namespace wren::migrate {
 
 bool SpanSource::read(std::span<uint8_t> out) {

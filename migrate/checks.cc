@@ -6,7 +6,8 @@
 namespace wren::migrate {
 
 std::optional<std::string> check_queue(const QueueState& state, uint16_t max_size, const GuestMemory& memory) {
-  if (auto error = Queue::check(state, max_size, memory)) return std::string("queue: ") + std::string(to_string(*error));
+  if (auto error = Queue::check(state, max_size, memory))
+    return std::string("queue: ") + std::string(to_string(*error));
   return std::nullopt;
 }
 

@@ -8,10 +8,10 @@
 #include <span>
 #include <string>
 
-#include "virtio/net/ctrl_command.h"
-#include "virtio/queue.h"
-#include "virtio/pci/transport_core.h"
 #include "hypervisor/guest_memory.h"
+#include "virtio/net/ctrl_command.h"
+#include "virtio/pci/transport_core.h"
+#include "virtio/queue.h"
 
 namespace wren::migrate {
 

@@ -121,7 +121,8 @@ Expected<PageStats> read_batch(ByteSource& raw, GuestMemory* memory, uint64_t li
     if (*gpa % kPageSize != 0) return fail("unaligned page address " + std::to_string(*gpa));
     if (*tag == kPageTagData) {
       if (room() == 0) return fail("more than " + std::to_string(max_pages) + " pages");
-      if (memory && !memory->contains(*gpa, kPageSize)) return fail("page " + std::to_string(*gpa) + " is not guest RAM");
+      if (memory && !memory->contains(*gpa, kPageSize))
+        return fail("page " + std::to_string(*gpa) + " is not guest RAM");
       if (!source.read(page)) return fail("truncated page data");
       if (memory && !memory->write(*gpa, page)) return fail("page " + std::to_string(*gpa) + " is not guest RAM");
       ++stats.data_pages;

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/guest_memory.h"
 #include "migrate/byte_io.h"
 #include "migrate/expected.h"
-#include "hypervisor/guest_memory.h"
 
 namespace wren::migrate {
 

@@ -74,7 +74,8 @@ const PayloadRegistry& default_registry() {
 
 std::vector<Payload> net_device_payloads(const std::string& instance, const NetDevice::State& state,
                                          uint32_t rx_filter_version) {
-  return {make_payload(kNetDevice, instance, state), make_payload(kRxFilter, instance, state.control.rx_filter, rx_filter_version)};
+  return {make_payload(kNetDevice, instance, state),
+          make_payload(kRxFilter, instance, state.control.rx_filter, rx_filter_version)};
 }
 
 Expected<NetDevice::State> take_net_device(
@@ -93,7 +94,8 @@ Expected<NetDevice::State> take_net_device(
       return Failure{describe(PayloadId{std::string(kRxFilter.name), std::string(instance)}) + ": " + *problem};
   }
   if (check) {
-    if (auto problem = check(state)) return Failure{describe(PayloadId{std::string(kNetDevice.name), std::string(instance)}) + ": " + *problem};
+    if (auto problem = check(state))
+      return Failure{describe(PayloadId{std::string(kNetDevice.name), std::string(instance)}) + ": " + *problem};
   }
   return state;
 }

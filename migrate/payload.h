@@ -11,10 +11,10 @@
 namespace wren::migrate {
 
 // Caps every reader enforces before it allocates anything.
-inline constexpr uint64_t kMaxPayloadBytes = 64ull << 20;    // one payload
-inline constexpr uint64_t kMaxStateBytes = 256ull << 20;     // all payloads of one stream
-inline constexpr uint32_t kMaxPayloads = 4096;               // payloads in one stream
-inline constexpr size_t kMaxNameLength = 64;                 // kind and instance
+inline constexpr uint64_t kMaxPayloadBytes = 64ull << 20;  // one payload
+inline constexpr uint64_t kMaxStateBytes = 256ull << 20;   // all payloads of one stream
+inline constexpr uint32_t kMaxPayloads = 4096;             // payloads in one stream
+inline constexpr size_t kMaxNameLength = 64;               // kind and instance
 
 struct PayloadId {
   std::string kind;

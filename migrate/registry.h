@@ -135,7 +135,8 @@ class Import {
   [[nodiscard]] Expected<T> take(const PayloadKind<T>& kind, std::string_view instance,
                                  const std::type_identity_t<StateCheck<T>>& check = {}) {
     Item* item = find(kind.name, instance);
-    if (!item) return Failure{"missing required payload " + describe(PayloadId{std::string(kind.name), std::string(instance)})};
+    if (!item)
+      return Failure{"missing required payload " + describe(PayloadId{std::string(kind.name), std::string(instance)})};
     item->taken = true;
     const T* value = std::any_cast<T>(&item->value);
     if (!value) throw std::logic_error(describe(item->payload) + ": registered with another State type");
@@ -147,8 +148,8 @@ class Import {
 
   // An optional payload: nullopt if absent, otherwise as take().
   template <class T>
-  [[nodiscard]] std::optional<Expected<T>> take_optional(
-      const PayloadKind<T>& kind, std::string_view instance, const std::type_identity_t<StateCheck<T>>& check = {}) {
+  [[nodiscard]] std::optional<Expected<T>> take_optional(const PayloadKind<T>& kind, std::string_view instance,
+                                                         const std::type_identity_t<StateCheck<T>>& check = {}) {
     if (!find(kind.name, instance)) return std::nullopt;
     return take(kind, instance, check);
   }

@@ -18,14 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/guest_memory.h"
+#include "hypervisor/unique_fd.h"
 #include "migrate/byte_io.h"
 #include "migrate/expected.h"
 #include "migrate/guest_pages.h"
 #include "migrate/kinds.h"
 #include "migrate/payload.h"
 #include "migrate/registry.h"
-#include "hypervisor/guest_memory.h"
-#include "hypervisor/unique_fd.h"
 
 namespace wren::migrate {
 

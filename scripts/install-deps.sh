@@ -8,7 +8,7 @@ set -euo pipefail
 exec 1>&2
 
 packages=(
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   linux-libc-dev libboost-dev libcereal-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest
   python3 iproute2 iputils-ping procps

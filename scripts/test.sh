@@ -11,6 +11,9 @@ stamp() { echo "== [$(( $(date +%s) - start ))s] $*"; }
 stamp "dependencies"
 bash scripts/install-deps.sh
 
+stamp "formatting (.clang-format)"
+bash scripts/check-format.sh
+
 # The guest kernel is the slowest artifact (minutes on a fresh machine, cached
 # afterwards): build it while the VMM compiles.
 stamp "guest images (cached in ${WREN_CACHE:-$HOME/.cache/wren})"

@@ -140,5 +140,4 @@ class [[nodiscard]] ChainResult {
   std::variant<std::monostate, DescriptorChain, ChainError> value_;
 };
 
-
 }  // namespace wren

@@ -24,8 +24,8 @@
 #include <span>
 #include <string>
 
-#include "virtio/queue.h"
 #include "hypervisor/guest_memory.h"
+#include "virtio/queue.h"
 
 namespace wren {
 

@@ -24,7 +24,8 @@ bool valid_size(uint16_t size, uint16_t max_size) { return size != 0 && size <= 
 }  // namespace
 
 Queue::Queue(uint16_t max_size, std::string label) : max_size_(max_size), label_(std::move(label)) {
-  if (!valid_size(max_size, sr::kMaxQueueSize)) throw std::invalid_argument("virtqueue max size must be a power of two <= 32768");
+  if (!valid_size(max_size, sr::kMaxQueueSize))
+    throw std::invalid_argument("virtqueue max size must be a power of two <= 32768");
   reset();
 }
 
@@ -231,8 +232,7 @@ void Queue::disable_notification(GuestMemory& mem) {
   notification_enabled_ = false;
   if (!state_.ready || broken() || state_.event_idx) return;
   used_flags_ |= sr::kUsedNoNotify;
-  if (!mem.write_obj<uint16_t>(state_.used_addr + sr::kUsedFlags, used_flags_))
-    mark_broken(ChainError::RingOutOfRange);
+  if (!mem.write_obj<uint16_t>(state_.used_addr + sr::kUsedFlags, used_flags_)) mark_broken(ChainError::RingOutOfRange);
 }
 
 }  // namespace wren

@@ -23,9 +23,9 @@
 #include <optional>
 #include <string>
 
+#include "hypervisor/guest_memory.h"
 #include "virtio/descriptor_chain.h"
 #include "virtio/queue_layout.h"
-#include "hypervisor/guest_memory.h"
 
 namespace wren {
 
@@ -34,23 +34,23 @@ inline constexpr uint16_t kVirtioMsiNoVector = 0xffff;
 
 // Everything needed to recreate a queue; plain data for migration.
 struct QueueState {
-  uint16_t size = 0;           // negotiated queue size; power of two in 1..max_size
-  bool ready = false;          // queue_enable (modern) / PFN != 0 (legacy)
+  uint16_t size = 0;   // negotiated queue size; power of two in 1..max_size
+  bool ready = false;  // queue_enable (modern) / PFN != 0 (legacy)
   uint64_t desc_addr = 0;
   uint64_t avail_addr = 0;
   uint64_t used_addr = 0;
-  uint16_t next_avail = 0;     // device's shadow of how far it has consumed avail
-  uint16_t next_used = 0;      // device's shadow of used->idx
+  uint16_t next_avail = 0;  // device's shadow of how far it has consumed avail
+  uint16_t next_used = 0;   // device's shadow of used->idx
   uint16_t msix_vector = kVirtioMsiNoVector;
-  bool event_idx = false;      // VIRTIO_F_RING_EVENT_IDX negotiated
+  bool event_idx = false;  // VIRTIO_F_RING_EVENT_IDX negotiated
   friend bool operator==(const QueueState&, const QueueState&) = default;
 };
 
 // Why a QueueState was refused by Queue::check / restore / enable.
 enum class QueueStateError : uint8_t {
-  BadSize,          // not a power of two in 1..max_size
-  MisalignedRing,   // desc % 16, avail % 2 or used % 4 != 0
-  RingOutOfRange,   // a ring (with its event field) not entirely in guest RAM
+  BadSize,         // not a power of two in 1..max_size
+  MisalignedRing,  // desc % 16, avail % 2 or used % 4 != 0
+  RingOutOfRange,  // a ring (with its event field) not entirely in guest RAM
 };
 std::string_view to_string(QueueStateError error);
 

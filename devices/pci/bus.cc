@@ -16,7 +16,9 @@ namespace wren::pci {
 
 namespace {
 
-bool overlaps(uint16_t offset, size_t len, uint16_t start, uint16_t end) { return offset < end && offset + len > start; }
+bool overlaps(uint16_t offset, size_t len, uint16_t start, uint16_t end) {
+  return offset < end && offset + len > start;
+}
 
 }  // namespace
 
@@ -166,8 +168,7 @@ void PciBus::config_read(uint8_t bus, uint8_t slot, uint8_t function, uint16_t o
   if (slots_[slot].device) slots_[slot].device->config_read(offset, out);
 }
 
-void PciBus::config_write(uint8_t bus, uint8_t slot, uint8_t function, uint16_t offset,
-                          std::span<const uint8_t> in) {
+void PciBus::config_write(uint8_t bus, uint8_t slot, uint8_t function, uint16_t offset, std::span<const uint8_t> in) {
   if (bus != 0 || slot >= kSlots || function != 0 || in.empty() || in.size() > 4 || offset + in.size() > 4096) return;
   std::lock_guard lock(mutex_);
   Slot& s = slots_[slot];

@@ -7,7 +7,7 @@
 namespace wren::pci {
 
 namespace {
-constexpr uint64_t kDataOffset = 4;  // 0xCFC - 0xCF8
+constexpr uint64_t kDataOffset = 4;          // 0xCFC - 0xCF8
 constexpr uint64_t kResetControlOffset = 1;  // 0xCF9
 constexpr uint8_t kResetCpu = 1u << 2;
 }  // namespace

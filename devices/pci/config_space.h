@@ -22,7 +22,7 @@ struct PciIdentity {
   uint16_t subsystem_vendor_id = 0;
   uint16_t subsystem_id = 0;
   uint8_t revision = 0;
-  uint32_t class_code = 0;  // 24 bits: class << 16 | subclass << 8 | prog-if
+  uint32_t class_code = 0;    // 24 bits: class << 16 | subclass << 8 | prog-if
   uint8_t interrupt_pin = 0;  // 0 = none, 1 = INTA# .. 4 = INTD#
 };
 

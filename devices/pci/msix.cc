@@ -30,11 +30,10 @@ uint8_t MsixTable::add_capability(PciConfigSpace& config, uint8_t bar, uint32_t 
   const uint32_t table = table_offset | bar;
   const uint32_t pba = pba_offset | bar;
   const uint8_t body[10] = {
-      static_cast<uint8_t>(control), static_cast<uint8_t>(control >> 8),
-      static_cast<uint8_t>(table),   static_cast<uint8_t>(table >> 8),
-      static_cast<uint8_t>(table >> 16), static_cast<uint8_t>(table >> 24),
-      static_cast<uint8_t>(pba),     static_cast<uint8_t>(pba >> 8),
-      static_cast<uint8_t>(pba >> 16), static_cast<uint8_t>(pba >> 24),
+      static_cast<uint8_t>(control),    static_cast<uint8_t>(control >> 8), static_cast<uint8_t>(table),
+      static_cast<uint8_t>(table >> 8), static_cast<uint8_t>(table >> 16),  static_cast<uint8_t>(table >> 24),
+      static_cast<uint8_t>(pba),        static_cast<uint8_t>(pba >> 8),     static_cast<uint8_t>(pba >> 16),
+      static_cast<uint8_t>(pba >> 24),
   };
   // Only MSI-X Enable and Function Mask (bits 15, 14 of the control word) are writable.
   const uint8_t mask[10] = {0, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0};

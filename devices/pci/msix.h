@@ -29,8 +29,8 @@ inline constexpr uint32_t kMsixVectorMasked = 1u << 0;
 class MsixTable {
  public:
   struct State {
-    std::vector<uint8_t> table;      // vectors * 16 bytes, as the guest sees it
-    std::vector<uint64_t> pending;   // PBA words
+    std::vector<uint8_t> table;     // vectors * 16 bytes, as the guest sees it
+    std::vector<uint64_t> pending;  // PBA words
   };
 
   // `vectors` in 1..2048 (host invariant: throws std::invalid_argument).

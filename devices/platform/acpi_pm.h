@@ -37,7 +37,7 @@ class AcpiPm final : public BusDevice {
 
   static constexpr uint64_t kTimerHz = 3579545;
   static constexpr uint32_t kTimerMask = 0xffffff;  // 24-bit counter (FADT TMR_VAL_EXT = 0)
-  static constexpr uint16_t kSleepTypeSoftOff = 5;   // SLP_TYP that powers off
+  static constexpr uint16_t kSleepTypeSoftOff = 5;  // SLP_TYP that powers off
 
   struct State {
     uint16_t pm1_status = 0;   // only PWRBTN_STS is ever set
@@ -79,10 +79,10 @@ class AcpiPm final : public BusDevice {
   uint16_t status_ = 0;
   uint16_t enable_ = 0;
   uint16_t control_ = 0;
-  uint64_t timer_base_ns_ = 0;   // clock reading at which the counter was timer_start_
+  uint64_t timer_base_ns_ = 0;  // clock reading at which the counter was timer_start_
   uint32_t timer_start_ = 0;
 
-  std::mutex sci_mutex_;  // serializes level delivery; taken before mutex_
+  std::mutex sci_mutex_;                        // serializes level delivery; taken before mutex_
   std::optional<bool> delivered_level_{false};  // lines start low; unknown after restore
 };
 

@@ -24,7 +24,7 @@ constexpr uint8_t kRegCentury = 0x32;
 constexpr uint8_t kRegAUpdateInProgress = 0x80;
 constexpr uint8_t kRegADefault = 0x26;  // 32.768 kHz time base, 1.024 kHz periodic rate
 constexpr uint8_t kRegBSet = 0x80;
-constexpr uint8_t kRegBBinary = 0x04;   // DM
+constexpr uint8_t kRegBBinary = 0x04;  // DM
 constexpr uint8_t kRegB24Hour = 0x02;
 constexpr uint8_t kRegBDefault = kRegB24Hour;  // BCD, 24-hour
 constexpr uint8_t kRegDValidRam = 0x80;
@@ -34,12 +34,12 @@ constexpr uint8_t kIndexMask = 0x7f;
 constexpr uint8_t kIndexNmiMask = 0x80;
 
 // Memory-size bytes (the layout PC firmware has always used).
-constexpr uint8_t kRegBaseMemLow = 0x15;        // KiB below 1 MiB
-constexpr uint8_t kRegExtMemLow = 0x17;         // KiB above 1 MiB
-constexpr uint8_t kRegExtMemCopyLow = 0x30;     // same, second copy
-constexpr uint8_t kRegMemAbove16MLow = 0x34;    // 64 KiB units above 16 MiB
-constexpr uint8_t kRegMemAbove4GFirst = 0x5b;   // 64 KiB units above 4 GiB, 3 bytes
-constexpr uint8_t kChecksumFirst = 0x10;        // checksum covers 0x10..0x2d
+constexpr uint8_t kRegBaseMemLow = 0x15;       // KiB below 1 MiB
+constexpr uint8_t kRegExtMemLow = 0x17;        // KiB above 1 MiB
+constexpr uint8_t kRegExtMemCopyLow = 0x30;    // same, second copy
+constexpr uint8_t kRegMemAbove16MLow = 0x34;   // 64 KiB units above 16 MiB
+constexpr uint8_t kRegMemAbove4GFirst = 0x5b;  // 64 KiB units above 4 GiB, 3 bytes
+constexpr uint8_t kChecksumFirst = 0x10;       // checksum covers 0x10..0x2d
 constexpr uint8_t kChecksumLast = 0x2d;
 constexpr uint8_t kRegChecksumHigh = 0x2e;
 constexpr uint8_t kRegChecksumLow = 0x2f;
@@ -56,10 +56,8 @@ bool is_time_register(uint8_t index) {
     case kRegDayOfMonth:
     case kRegMonth:
     case kRegYear:
-    case kRegCentury:
-      return true;
-    default:
-      return false;
+    case kRegCentury: return true;
+    default: return false;
   }
 }
 
@@ -145,14 +143,10 @@ uint8_t CmosRtc::read_data_locked() {
     return bytes_[index];
   }
   switch (index) {
-    case kRegA:
-      return bytes_[kRegA] & static_cast<uint8_t>(~kRegAUpdateInProgress);
-    case kRegC:
-      return 0;  // no interrupt flags: nothing ever raises one
-    case kRegD:
-      return kRegDValidRam;
-    default:
-      return bytes_[index];
+    case kRegA: return bytes_[kRegA] & static_cast<uint8_t>(~kRegAUpdateInProgress);
+    case kRegC: return 0;  // no interrupt flags: nothing ever raises one
+    case kRegD: return kRegDValidRam;
+    default: return bytes_[index];
   }
 }
 
@@ -169,9 +163,7 @@ void CmosRtc::write_data_locked(uint8_t value) {
     return;
   }
   switch (index) {
-    case kRegA:
-      bytes_[kRegA] = value & static_cast<uint8_t>(~kRegAUpdateInProgress);
-      break;
+    case kRegA: bytes_[kRegA] = value & static_cast<uint8_t>(~kRegAUpdateInProgress); break;
     case kRegB: {
       const bool was_set = set_mode_locked();
       const bool now_set = value & kRegBSet;
@@ -184,11 +176,8 @@ void CmosRtc::write_data_locked(uint8_t value) {
       break;
     }
     case kRegC:
-    case kRegD:
-      break;  // read-only
-    default:
-      bytes_[index] = value;
-      break;
+    case kRegD: break;  // read-only
+    default: bytes_[index] = value; break;
   }
 }
 

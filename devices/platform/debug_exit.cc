@@ -13,9 +13,7 @@ DebugExit::DebugExit(uint16_t port, unsigned width, ExitCallback on_exit)
   if (width < 1 || width > 4) throw std::invalid_argument("DebugExit: width must be 1..4");
 }
 
-int DebugExit::status_for(uint64_t value) {
-  return static_cast<int>(static_cast<uint32_t>((value << 1) | 1));
-}
+int DebugExit::status_for(uint64_t value) { return static_cast<int>(static_cast<uint32_t>((value << 1) | 1)); }
 
 void DebugExit::read(uint64_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0xff); }
 

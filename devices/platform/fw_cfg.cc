@@ -152,9 +152,12 @@ void FwCfg::dma_transfer(uint64_t access_gpa) {
 
   if (control & fw_cfg::kDmaSelect) select(static_cast<uint16_t>(control >> 16));
   enum class Op { kRead, kWrite, kSkip, kNone } op = Op::kNone;
-  if (control & fw_cfg::kDmaRead) op = Op::kRead;
-  else if (control & fw_cfg::kDmaWrite) op = Op::kWrite;
-  else if (control & fw_cfg::kDmaSkip) op = Op::kSkip;
+  if (control & fw_cfg::kDmaRead)
+    op = Op::kRead;
+  else if (control & fw_cfg::kDmaWrite)
+    op = Op::kWrite;
+  else if (control & fw_cfg::kDmaSkip)
+    op = Op::kSkip;
 
   bool ok = true;
   if (op == Op::kWrite) {

@@ -108,7 +108,7 @@ class FwCfg final : public BusDevice {
   void dma_transfer(uint64_t access_gpa);
 
   GuestMemory& memory_;
-  std::map<uint16_t, std::vector<uint8_t>> items_;      // key (with kArchLocal) -> bytes
+  std::map<uint16_t, std::vector<uint8_t>> items_;                  // key (with kArchLocal) -> bytes
   std::map<std::string, std::vector<uint8_t>, std::less<>> files_;  // name order = selector order
 
   std::mutex mutex_;

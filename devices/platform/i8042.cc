@@ -44,10 +44,8 @@ bool takes_data_byte(uint8_t command) {
     case kCmdWriteOutputPort:
     case kCmdWriteKbdOutput:
     case kCmdWriteAuxOutput:
-    case kCmdWriteToAux:
-      return true;
-    default:
-      return false;
+    case kCmdWriteToAux: return true;
+    default: return false;
   }
 }
 
@@ -85,16 +83,12 @@ void I8042::write_data(uint8_t value) {
     std::lock_guard lock(mutex_);
     uint8_t command = std::exchange(state_.pending_command, 0);
     switch (command) {
-      case kCmdWriteControl:
-        state_.control = value;
-        break;
+      case kCmdWriteControl: state_.control = value; break;
       case kCmdWriteOutputPort:
         state_.output_port = value;
         reset = !(value & kOutputPortNotReset);
         break;
-      case kCmdWriteKbdOutput:
-        respond_locked(value);
-        break;
+      case kCmdWriteKbdOutput: respond_locked(value); break;
       case kCmdWriteAuxOutput:
         // There is no AUX port: echo the byte without AUXDATA, which Linux's
         // AUX loop test rejects immediately rather than timing out.

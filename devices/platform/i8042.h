@@ -28,11 +28,11 @@ class I8042 {
   using ResetCallback = std::function<void()>;
 
   struct State {
-    uint8_t control = 0x45;       // CTR ("command byte"): kbd int, system flag, translate
-    uint8_t output_port = 0x03;   // bit 0 = not in reset, bit 1 = A20 enabled
-    uint8_t pending_command = 0;  // a command waiting for its data byte, or 0
-    bool output_full = false;     // OBF: `output` holds a byte for the guest
-    bool output_from_aux = false; // status AUXDATA for that byte
+    uint8_t control = 0x45;        // CTR ("command byte"): kbd int, system flag, translate
+    uint8_t output_port = 0x03;    // bit 0 = not in reset, bit 1 = A20 enabled
+    uint8_t pending_command = 0;   // a command waiting for its data byte, or 0
+    bool output_full = false;      // OBF: `output` holds a byte for the guest
+    bool output_from_aux = false;  // status AUXDATA for that byte
     uint8_t output = 0;
   };
 

@@ -94,8 +94,7 @@ uint8_t Uart16550::read_register(uint64_t offset) {
       rx_.pop_front();
       return byte;
     }
-    case kIer:
-      return dlab ? dlm_ : ier_;
+    case kIer: return dlab ? dlm_ : ier_;
     case kIirFcr: {
       // No EFR behind DLAB: this reads IIR whatever LCR holds, which is what
       // tells Linux's autoconfig there is no 16650-style EFR.
@@ -104,10 +103,8 @@ uint8_t Uart16550::read_register(uint64_t offset) {
       if (cause == kIirThrEmpty) thr_pending_ = false;
       return cause | ((fcr_ & kFcrEnable) ? kIirFifoEnabled : 0);
     }
-    case kLcr:
-      return lcr_;
-    case kMcr:
-      return mcr_;
+    case kLcr: return lcr_;
+    case kMcr: return mcr_;
     case kLsr: {
       uint8_t lsr = kLsrThrEmpty | kLsrTxEmpty;
       if (!rx_.empty()) lsr |= kLsrDataReady;
@@ -120,8 +117,7 @@ uint8_t Uart16550::read_register(uint64_t offset) {
       msr_deltas_ = 0;
       return msr;
     }
-    case kScr:
-      return scr_;
+    case kScr: return scr_;
   }
   return 0xff;
 }
@@ -150,15 +146,9 @@ void Uart16550::write_register(uint64_t offset, uint8_t value) {
       fcr_ = next;
       break;
     }
-    case kLcr:
-      lcr_ = value;
-      break;
-    case kMcr:
-      set_mcr_locked(value & kMcrMask);
-      break;
-    case kScr:
-      scr_ = value;
-      break;
+    case kLcr: lcr_ = value; break;
+    case kMcr: set_mcr_locked(value & kMcrMask); break;
+    case kScr: scr_ = value; break;
     default:  // LSR and MSR are read-only (factory test writes are ignored)
       break;
   }

@@ -27,21 +27,21 @@ class Uart16550 final : public BusDevice {
  public:
   using OutputSink = std::function<void(std::span<const uint8_t>)>;
 
-  static constexpr uint64_t kLength = 8;            // bus range: 8 byte-wide registers
-  static constexpr size_t kInputCapacity = 4096;    // receive FIFO as seen by the host
+  static constexpr uint64_t kLength = 8;          // bus range: 8 byte-wide registers
+  static constexpr size_t kInputCapacity = 4096;  // receive FIFO as seen by the host
 
   // Guest-visible state. LSR and the MSR status bits are derived (THRE/TEMT
   // always set, DR from the FIFO, MSR from MCR), so they are not stored.
   struct State {
-    uint8_t ier = 0;        // bits 0-3 only
+    uint8_t ier = 0;  // bits 0-3 only
     uint8_t lcr = 0;
-    uint8_t mcr = 0;        // bits 0-4 only
-    uint8_t fcr = 0;        // persistent FCR bits: enable, DMA mode, trigger level
+    uint8_t mcr = 0;  // bits 0-4 only
+    uint8_t fcr = 0;  // persistent FCR bits: enable, DMA mode, trigger level
     uint8_t scr = 0;
-    uint8_t dll = 0x0c;     // 9600 baud, as after a BIOS
+    uint8_t dll = 0x0c;  // 9600 baud, as after a BIOS
     uint8_t dlm = 0;
-    uint8_t msr_deltas = 0; // MSR bits 0-3 (DCTS, DDSR, TERI, DDCD)
-    bool overrun = false;   // LSR.OE, cleared by reading LSR
+    uint8_t msr_deltas = 0;  // MSR bits 0-3 (DCTS, DDSR, TERI, DDCD)
+    bool overrun = false;    // LSR.OE, cleared by reading LSR
     bool thr_interrupt_pending = false;
     std::vector<uint8_t> rx_fifo;  // at most kInputCapacity bytes
   };
@@ -98,8 +98,8 @@ class Uart16550 final : public BusDevice {
   std::deque<uint8_t> rx_;
   uint64_t dropped_input_ = 0;
 
-  std::mutex sink_mutex_;  // orders transmitted bytes; taken before mutex_
-  std::mutex irq_mutex_;   // serializes level delivery; taken before mutex_
+  std::mutex sink_mutex_;                       // orders transmitted bytes; taken before mutex_
+  std::mutex irq_mutex_;                        // serializes level delivery; taken before mutex_
   std::optional<bool> delivered_level_{false};  // lines start low; unknown after restore
 };
 

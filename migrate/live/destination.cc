@@ -92,8 +92,7 @@ void MigrationDestination::check_config() {
   const Frame frame = next_frame();
   if (frame.type != MessageType::config) unexpected(frame, "instead of Config");
   const VmConfig source = decode_vm_config(frame.payload);
-  if (auto difference = first_difference(source, vm_.config()))
-    throw Refusal("configuration mismatch: " + *difference);
+  if (auto difference = first_difference(source, vm_.config())) throw Refusal("configuration mismatch: " + *difference);
   send_frame(channel_, MessageType::config_ok);
 }
 
@@ -122,8 +121,7 @@ void MigrationDestination::receive_memory_and_state() {
           throw ProtocolError("StateEnd announces " + std::to_string(decode_state_end(frame.payload)) +
                               " bytes, State frames carried " + std::to_string(state_.size()));
         return;
-      default:
-        unexpected(frame, "while receiving memory");
+      default: unexpected(frame, "while receiving memory");
     }
   }
 }

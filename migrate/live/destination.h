@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/guest_memory.h"
 #include "migrate/expected.h"
 #include "migrate/live/channel.h"
 #include "migrate/live/messages.h"
 #include "migrate/live/vm_config.h"
 #include "migrate/registry.h"
-#include "hypervisor/guest_memory.h"
 
 namespace wren::migrate::live {
 
@@ -45,9 +45,9 @@ enum class DestinationPhase { negotiating, checking_config, receiving_memory, lo
 
 struct DestinationProgress {
   DestinationPhase phase = DestinationPhase::negotiating;
-  uint32_t round = 0;            // last round completed
-  uint64_t pages_received = 0;   // data + zero pages, all rounds
-  uint64_t bytes_received = 0;   // frames
+  uint32_t round = 0;           // last round completed
+  uint64_t pages_received = 0;  // data + zero pages, all rounds
+  uint64_t bytes_received = 0;  // frames
 };
 
 struct DestinationOptions {
@@ -94,9 +94,9 @@ class MigrationDestination {
   Channel& channel_;
   DestinationOptions options_;
   DestinationResult result_;
-  uint32_t ended_round_ = 0;  // the last RoundEnd
-  uint32_t open_round_ = 0;   // Pages seen, RoundEnd not yet; 0: none
-  uint64_t round_pages_ = 0;  // pages of the open round
+  uint32_t ended_round_ = 0;    // the last RoundEnd
+  uint32_t open_round_ = 0;     // Pages seen, RoundEnd not yet; 0: none
+  uint64_t round_pages_ = 0;    // pages of the open round
   bool state_started_ = false;  // a State frame came: no more pages or rounds
   std::vector<uint8_t> state_;
 };

@@ -57,8 +57,9 @@ class MemoryChannel final : public Channel {
       if (f.end_after && out_.written >= *f.end_after) throw ChannelError("sending side shut down");
       const uint64_t used = out_.data.size() + out_.lost;
       if (used >= link_->capacity) {
-        wait(lock, [&] { return out_.data.size() + out_.lost < link_->capacity || out_.reader_closed || stopped(); },
-             "sending");
+        wait(
+            lock, [&] { return out_.data.size() + out_.lost < link_->capacity || out_.reader_closed || stopped(); },
+            "sending");
         continue;
       }
       uint64_t n = std::min<uint64_t>(data.size() - done, link_->capacity - used);
@@ -102,7 +103,8 @@ class MemoryChannel final : public Channel {
       }
       if (link_->reset) throw ChannelError("connection reset");
       if (in_.ended()) throw ChannelError("connection closed by the peer");
-      wait(lock, [&] { return !in_.data.empty() || in_.ended() || stopped(); }, "receiving");
+      wait(
+          lock, [&] { return !in_.data.empty() || in_.ended() || stopped(); }, "receiving");
     }
   }
 

@@ -2,9 +2,9 @@
 // Two connected in-memory channels, for testing the protocol without
 // sockets, with the faults a real link has: a reset (both ends fail), a
 // silent cut (bytes vanish, readers and then writers time out), a corrupted
-// byte, limited bandwidth, a peer that stops sending but keeps reading. Each direction holds at most `capacity` bytes in
-// flight, so a writer blocks like on a socket whose buffers are full.
-// "The peer dies" is closing its end from any thread.
+// byte, limited bandwidth, a peer that stops sending but keeps reading. Each direction holds at most `capacity` bytes
+// in flight, so a writer blocks like on a socket whose buffers are full. "The peer dies" is closing its end from any
+// thread.
 #include <chrono>
 #include <cstdint>
 #include <memory>

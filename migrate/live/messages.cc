@@ -21,8 +21,9 @@ void MessageReader::end() {
   if (source_.remaining() != 0) fail(std::to_string(source_.remaining()) + " bytes left over");
 }
 
-void MessageReader::fail(const std::string& why) const { throw ProtocolError(message_name(type_) + " message: " + why); }
-
+void MessageReader::fail(const std::string& why) const {
+  throw ProtocolError(message_name(type_) + " message: " + why);
+}
 
 std::optional<uint32_t> choose_version(std::span<const uint32_t> offered, std::span<const uint32_t> spoken) {
   std::optional<uint32_t> best;
@@ -88,7 +89,8 @@ std::string decode_reason(MessageType type, std::span<const uint8_t> payload) {
   std::string text(n, '\0');
   in.bytes(std::span(reinterpret_cast<uint8_t*>(text.data()), n));
   in.end();
-  std::replace_if(text.begin(), text.end(), [](char c) { return !printable(c); }, '?');
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return !printable(c); }, '?');
   return text;
 }
 
@@ -122,7 +124,8 @@ uint64_t decode_state_end(std::span<const uint8_t> payload) {
 }
 
 void expect_empty(MessageType type, std::span<const uint8_t> payload) {
-  if (!payload.empty()) MessageReader(type, payload).fail("expected no payload, got " + std::to_string(payload.size()) + " bytes");
+  if (!payload.empty())
+    MessageReader(type, payload).fail("expected no payload, got " + std::to_string(payload.size()) + " bytes");
 }
 
 }  // namespace wren::migrate::live

@@ -137,8 +137,8 @@ void MigrationSource::stop_precopy_on_timeout() {
   char rate[32];
   std::snprintf(rate, sizeof rate, "%.1f", meter_.bytes_per_second() / (1 << 20));
   throw Stopped("did not converge within " + seconds_text(options_.timeout) + ": round " +
-                std::to_string(result_.rounds) + " left " + std::to_string(last_dirty_pages_) +
-                " dirty pages, about " + std::to_string(estimate(last_dirty_pages_).count()) + " ms to send at " + rate +
+                std::to_string(result_.rounds) + " left " + std::to_string(last_dirty_pages_) + " dirty pages, about " +
+                std::to_string(estimate(last_dirty_pages_).count()) + " ms to send at " + rate +
                 " MiB/s, over the downtime budget of " + std::to_string(options_.downtime.count()) + " ms");
 }
 

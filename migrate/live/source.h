@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/guest_memory.h"
 #include "migrate/live/bandwidth.h"
 #include "migrate/live/channel.h"
 #include "migrate/live/messages.h"
 #include "migrate/live/vm_config.h"
 #include "migrate/payload.h"
-#include "hypervisor/guest_memory.h"
 
 namespace wren::migrate::live {
 
@@ -51,19 +51,28 @@ class SourceVm {
   virtual std::vector<Payload> capture_payloads() = 0;
 };
 
-enum class SourcePhase { negotiating, checking_config, precopy, stop_and_copy, sending_state, waiting_ready, committing, done };
+enum class SourcePhase {
+  negotiating,
+  checking_config,
+  precopy,
+  stop_and_copy,
+  sending_state,
+  waiting_ready,
+  committing,
+  done
+};
 [[nodiscard]] const char* phase_name(SourcePhase phase);
 
 struct SourceProgress {
   SourcePhase phase = SourcePhase::negotiating;
-  uint32_t round = 0;          // 1: all of RAM; then dirty pages; the stop-and-copy pass is the last
-  uint64_t round_pages = 0;    // pages the round sent (so far, in a report during the round)
+  uint32_t round = 0;        // 1: all of RAM; then dirty pages; the stop-and-copy pass is the last
+  uint64_t round_pages = 0;  // pages the round sent (so far, in a report during the round)
   // Pages left to send: after a round, the dirty ones the next round would
   // send; during a round, the rest of it.
   uint64_t dirty_pages = 0;
-  double mib_per_s = 0;        // measured link rate
+  double mib_per_s = 0;                             // measured link rate
   std::chrono::milliseconds estimated_downtime{0};  // to send dirty_pages at that rate
-  uint64_t bytes_sent = 0;     // everything so far
+  uint64_t bytes_sent = 0;                          // everything so far
   std::chrono::milliseconds elapsed{0};
 };
 
@@ -76,7 +85,7 @@ struct SourceOptions {
   // says; 0: no limit (only `timeout` ends a migration that cannot converge).
   uint32_t max_rounds = 0;
   std::vector<uint32_t> versions = kSupportedVersions;  // offered; the destination picks the highest it speaks
-  size_t pages_per_frame = kMaxPagesPerFrame;  // 1..kMaxPagesPerFrame
+  size_t pages_per_frame = kMaxPagesPerFrame;           // 1..kMaxPagesPerFrame
   // Called on the migration thread at each phase change, after each round,
   // and during a round at most this often.
   std::function<void(const SourceProgress&)> on_progress;
@@ -170,7 +179,7 @@ class MigrationSource {
   Clock::time_point last_report_{};
 
   std::mutex commit_mutex_;
-  bool commit_sent_ = false;            // guarded by commit_mutex_
+  bool commit_sent_ = false;  // guarded by commit_mutex_
   std::atomic<bool> cancel_requested_{false};
 };
 

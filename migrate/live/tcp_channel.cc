@@ -163,8 +163,8 @@ std::unique_ptr<TcpChannel> TcpChannel::connect(const TcpAddress& to, millisecon
     impl->socket.close(ignored);
     impl->io.restart();
     impl->io.run();
-    throw ChannelTimeout("cannot connect to " + where + ": no answer within " +
-                         std::to_string(impl->timeout.count()) + " ms");
+    throw ChannelTimeout("cannot connect to " + where + ": no answer within " + std::to_string(impl->timeout.count()) +
+                         " ms");
   }
   if (ec) throw ChannelError("cannot connect to " + where + ": " + ec.message());
   impl->adopt_socket();

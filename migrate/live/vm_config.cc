@@ -39,7 +39,8 @@ std::optional<std::string> device_difference(const DeviceConfig& s, const Device
       return differs(what + " (" + s.kind + ") " + a->first, quoted(a->second), "does not have it");
     if (a == s.params.end() || b->first < a->first)
       return differs(what + " (" + s.kind + ") " + b->first, "does not have it", quoted(b->second));
-    if (a->second != b->second) return differs(what + " (" + s.kind + ") " + a->first, quoted(a->second), quoted(b->second));
+    if (a->second != b->second)
+      return differs(what + " (" + s.kind + ") " + a->first, quoted(a->second), quoted(b->second));
     ++a;
     ++b;
   }
@@ -115,11 +116,13 @@ VmConfig decode_vm_config(std::span<const uint8_t> payload) {
     d.name = in.short_string("device name");
     if (find_device(config, d.name)) in.fail("device " + d.name + " appears twice");
     const uint8_t params = in.u8();
-    if (params > kMaxDeviceParams) in.fail("device " + d.name + ": " + std::to_string(params) + " params exceed the cap");
+    if (params > kMaxDeviceParams)
+      in.fail("device " + d.name + ": " + std::to_string(params) + " params exceed the cap");
     for (uint8_t p = 0; p < params; ++p) {
       std::string key = in.short_string("param name");
       std::string value = in.short_string("param value");
-      if (!d.params.emplace(std::move(key), std::move(value)).second) in.fail("device " + d.name + ": a param appears twice");
+      if (!d.params.emplace(std::move(key), std::move(value)).second)
+        in.fail("device " + d.name + ": a param appears twice");
     }
     config.devices.push_back(std::move(d));
   }

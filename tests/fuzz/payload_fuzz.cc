@@ -75,18 +75,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::span<const uint8_t> rest(data + 1, size - 1);
   switch (data[0] % 4) {
-    case 0:
-      whole_snapshot(rest);
-      break;
-    case 1:
-      inspect(rest);
-      break;
-    case 2:
-      one_payload(rest);
-      break;
-    default:
-      page_batch(rest);
-      break;
+    case 0: whole_snapshot(rest); break;
+    case 1: inspect(rest); break;
+    case 2: one_payload(rest); break;
+    default: page_batch(rest); break;
   }
   return 0;
 }

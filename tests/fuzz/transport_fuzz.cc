@@ -35,10 +35,10 @@
 #include "devices/pci/config_io_port.h"
 #include "devices/pci/ecam.h"
 #include "devices/pci/msi_vector_sink.h"
-#include "virtio/device.h"
-#include "virtio/pci/virtio_pci_device.h"
 #include "hypervisor/guest_memory.h"
 #include "hypervisor/layout.h"
+#include "virtio/device.h"
+#include "virtio/pci/virtio_pci_device.h"
 
 namespace {
 
@@ -160,7 +160,7 @@ void run_op(Machine& m, const uint8_t* op) {
     case 0:
     case 1:
     case 2: {
-      const int bar = (kind & 7) == 0 ? VirtioPciDevice::kModernBar
+      const int bar = (kind & 7) == 0   ? VirtioPciDevice::kModernBar
                       : (kind & 7) == 1 ? VirtioPciDevice::kMsixBar
                                         : VirtioPciDevice::kLegacyBar;
       const uint64_t mask = (kind & 7) == 0 ? 0x3fff : (kind & 7) == 1 ? 0xfff : 0xff;
@@ -188,8 +188,8 @@ void run_op(Machine& m, const uint8_t* op) {
       break;
     }
     case 5: {
-      const uint64_t addr = layout::kPciEcamStart + (uint64_t{sub} << 20) + (static_cast<uint64_t>(offset >> 12) << 15) +
-                            (offset & 0xfff);
+      const uint64_t addr = layout::kPciEcamStart + (uint64_t{sub} << 20) +
+                            (static_cast<uint64_t>(offset >> 12) << 15) + (offset & 0xfff);
       if (write)
         (void)m.mmio.write(addr, data);
       else

@@ -219,7 +219,8 @@ inline RxFilter rx_filter() {
   f.allmulti = true;
   f.nobcast = false;
   f.unicast = {{{0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc}}};
-  f.multicast = {{{0x33, 0x33, 0xff, 0x12, 0x34, 0x56}}, {{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}},
+  f.multicast = {{{0x33, 0x33, 0xff, 0x12, 0x34, 0x56}},
+                 {{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}},
                  {{0x33, 0x33, 0x00, 0x00, 0x00, 0x01}}};
   f.uni_overflow = false;
   f.multi_overflow = false;
@@ -235,8 +236,8 @@ inline NetDevice::State net_device() {
   NetDevice::State s;
   s.link_up = true;
   s.active = true;
-  s.features = (1ull << 32) | (1ull << 29) | (1ull << 17) | (1ull << 18) | (1ull << 19) | (1ull << 22) |
-               (1ull << 5) | (1ull << 0);
+  s.features = (1ull << 32) | (1ull << 29) | (1ull << 17) | (1ull << 18) | (1ull << 19) | (1ull << 22) | (1ull << 5) |
+               (1ull << 0);
   s.control.queue_pairs = 1;
   s.control.guest_offloads = 0x3;
   s.control.announce_pending = true;

@@ -80,8 +80,14 @@ Step rx_mode(uint64_t features, uint8_t cmd, std::span<const uint8_t> data, RxFi
   bool RxFilter::*flag = nullptr;
   bool extra = true;
   switch (cmd) {
-    case VIRTIO_NET_CTRL_RX_PROMISC: flag = &RxFilter::promisc; extra = false; break;
-    case VIRTIO_NET_CTRL_RX_ALLMULTI: flag = &RxFilter::allmulti; extra = false; break;
+    case VIRTIO_NET_CTRL_RX_PROMISC:
+      flag = &RxFilter::promisc;
+      extra = false;
+      break;
+    case VIRTIO_NET_CTRL_RX_ALLMULTI:
+      flag = &RxFilter::allmulti;
+      extra = false;
+      break;
     case VIRTIO_NET_CTRL_RX_ALLUNI: flag = &RxFilter::alluni; break;
     case VIRTIO_NET_CTRL_RX_NOMULTI: flag = &RxFilter::nomulti; break;
     case VIRTIO_NET_CTRL_RX_NOUNI: flag = &RxFilter::nouni; break;
@@ -149,8 +155,7 @@ Step mac_class(uint64_t features, uint8_t cmd, std::span<const uint8_t> data, Rx
       f.mac = mac;
       return std::nullopt;
     }
-    default:
-      return refuse(CtrlError::UnknownCommand);
+    default: return refuse(CtrlError::UnknownCommand);
   }
 }
 
@@ -174,8 +179,7 @@ Step announce_class(uint64_t features, uint8_t cmd, std::span<const uint8_t> dat
 
 // RSS_CONFIG (steering = true) and HASH_CONFIG (steering = false). The
 // layout is parsed completely (exact length) before any value is judged.
-Step hash_config(const NetControlLimits& limits, bool steering, std::span<const uint8_t> data,
-                 NetControlState& s) {
+Step hash_config(const NetControlLimits& limits, bool steering, std::span<const uint8_t> data, NetControlState& s) {
   Reader r(data);
   RssConfig cfg;
   cfg.steering = steering;
@@ -248,8 +252,7 @@ Step mq_class(uint64_t features, const NetControlLimits& limits, uint8_t cmd, st
     case VIRTIO_NET_CTRL_MQ_HASH_CONFIG:
       if (!has_feature(features, VIRTIO_NET_F_HASH_REPORT)) return refuse(CtrlError::FeatureNotNegotiated);
       return hash_config(limits, false, data, s);
-    default:
-      return refuse(CtrlError::UnknownCommand);
+    default: return refuse(CtrlError::UnknownCommand);
   }
 }
 

@@ -27,8 +27,8 @@ constexpr bool has_feature(uint64_t features, unsigned bit) { return (features &
 // Guest receive offloads the driver may switch with CTRL_GUEST_OFFLOADS
 // (its value is a mask in feature-bit positions).
 inline constexpr uint64_t kGuestOffloadFeatures =
-    feature_bit(VIRTIO_NET_F_GUEST_CSUM) | feature_bit(VIRTIO_NET_F_GUEST_TSO4) |
-    feature_bit(VIRTIO_NET_F_GUEST_TSO6) | feature_bit(VIRTIO_NET_F_GUEST_ECN) | feature_bit(VIRTIO_NET_F_GUEST_UFO);
+    feature_bit(VIRTIO_NET_F_GUEST_CSUM) | feature_bit(VIRTIO_NET_F_GUEST_TSO4) | feature_bit(VIRTIO_NET_F_GUEST_TSO6) |
+    feature_bit(VIRTIO_NET_F_GUEST_ECN) | feature_bit(VIRTIO_NET_F_GUEST_UFO);
 
 // Device limits that bound command values (from the device configuration).
 struct NetControlLimits {
@@ -41,8 +41,8 @@ struct NetControlLimits {
 // Everything the control queue can change: plain guest-visible state.
 struct NetControlState {
   RxFilter rx_filter;
-  uint16_t queue_pairs = 1;     // active queue pairs (VQ_PAIRS_SET / RSS max_tx_vq)
-  uint64_t guest_offloads = 0;  // enabled guest offloads, in feature-bit positions
+  uint16_t queue_pairs = 1;       // active queue pairs (VQ_PAIRS_SET / RSS max_tx_vq)
+  uint64_t guest_offloads = 0;    // enabled guest offloads, in feature-bit positions
   bool announce_pending = false;  // VIRTIO_NET_S_ANNOUNCE in config status
   RssConfig rss;
 
@@ -62,18 +62,18 @@ struct NetControlState {
 // Why a command was refused.
 enum class CtrlError : uint8_t {
   None,
-  FeatureNotNegotiated,   // the command's feature bit (or CTRL_VQ) is missing
+  FeatureNotNegotiated,  // the command's feature bit (or CTRL_VQ) is missing
   UnknownClass,
   UnknownCommand,
-  BadLength,              // data shorter or longer than the command's layout
-  MacCountExceedsData,    // a MAC table count needs more bytes than were sent
+  BadLength,            // data shorter or longer than the command's layout
+  MacCountExceedsData,  // a MAC table count needs more bytes than were sent
   MulticastInUnicastTable,
   UnicastInMulticastTable,
-  InvalidMacAddress,      // MAC_ADDR_SET with a multicast or all-zero address
-  VlanIdOutOfRange,       // >= 4096
-  QueuePairsOutOfRange,   // not in 1..max_queue_pairs
-  RssTableLength,         // not a power of two, or above the device maximum
-  RssQueueOutOfRange,     // table entry or unclassified queue >= max_queue_pairs
+  InvalidMacAddress,     // MAC_ADDR_SET with a multicast or all-zero address
+  VlanIdOutOfRange,      // >= 4096
+  QueuePairsOutOfRange,  // not in 1..max_queue_pairs
+  RssTableLength,        // not a power of two, or above the device maximum
+  RssQueueOutOfRange,    // table entry or unclassified queue >= max_queue_pairs
   RssKeyTooLong,
   RssKeyMissing,          // hash types enabled with an empty key
   RssHashTypes,           // a hash type the device does not support
@@ -89,7 +89,7 @@ struct CtrlOutcome {
   bool rx_filter_changed = false;  // flags, MAC table, VLANs or primary MAC
   bool mac_changed = false;        // primary MAC (config space follows)
   bool queue_pairs_changed = false;
-  bool offloads_changed = false;   // retune the TAP offloads
+  bool offloads_changed = false;  // retune the TAP offloads
   bool rss_changed = false;
   bool announce_acked = false;
 

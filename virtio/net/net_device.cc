@@ -55,7 +55,9 @@ void put_le16(std::span<uint8_t> b, size_t at, uint16_t v) {
 
 }  // namespace
 
-uint64_t NetCounters::rx_filtered_total() const { return std::accumulate(rx_filtered.begin(), rx_filtered.end(), uint64_t{0}); }
+uint64_t NetCounters::rx_filtered_total() const {
+  return std::accumulate(rx_filtered.begin(), rx_filtered.end(), uint64_t{0});
+}
 
 NetDevice::TapQueue::TapQueue(boost::asio::io_context& io, int fd) : descriptor(io), frame(kMaxRxFrameBytes) {
   // The descriptor closes what it holds: give it its own reference.
@@ -86,10 +88,10 @@ NetDevice::NetDevice(Private, NetDeviceOptions options, std::unique_ptr<NetBacke
       // A TAP may keep a filter from an earlier user: start from a known "all".
       promisc_(*backend_, backend_->apply(HostFilter{}) ? std::optional<HostFilter>(HostFilter{}) : std::nullopt) {
   uint64_t f = kVirtioFVersion1 | kVirtioFRingEventIdx | kVirtioFRingIndirectDesc;
-  for (unsigned bit : {VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_CTRL_VQ,
-                       VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_RX_EXTRA, VIRTIO_NET_F_CTRL_VLAN,
-                       VIRTIO_NET_F_GUEST_ANNOUNCE, VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6,
-                       VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_HOST_UFO})
+  for (unsigned bit :
+       {VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_RX,
+        VIRTIO_NET_F_CTRL_RX_EXTRA, VIRTIO_NET_F_CTRL_VLAN, VIRTIO_NET_F_GUEST_ANNOUNCE, VIRTIO_NET_F_CSUM,
+        VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_HOST_UFO})
     f |= feature_bit(bit);
   // Guest offloads only as far as the backend can deliver them.
   f |= backend_->supported_guest_offloads() & kGuestOffloadFeatures;
@@ -117,8 +119,7 @@ bool NetDevice::accept_features(uint64_t features) const {
 }
 
 NetControlLimits NetDevice::limits() const {
-  return NetControlLimits{options_.queue_pairs, kRssMaxKeySize, kRssMaxIndirectionTableLength,
-                          kRssSupportedHashTypes};
+  return NetControlLimits{options_.queue_pairs, kRssMaxKeySize, kRssMaxIndirectionTableLength, kRssSupportedHashTypes};
 }
 
 // ---- Config space --------------------------------------------------------------
@@ -224,8 +225,8 @@ void NetDevice::apply_host_side_locked() {
     spdlog::warn("net {}: {} refused offloads {:#x}", options_.name, backend_->name(), control_.guest_offloads);
   for (uint16_t i = 0; i < options_.queue_pairs; ++i)
     if (!backend_->set_queue_enabled(i, i < control_.queue_pairs))
-      spdlog::warn("net {}: could not {} queue {} of {}", options_.name,
-                   i < control_.queue_pairs ? "attach" : "detach", i, backend_->name());
+      spdlog::warn("net {}: could not {} queue {} of {}", options_.name, i < control_.queue_pairs ? "attach" : "detach",
+                   i, backend_->name());
 }
 
 void NetDevice::reset() {
@@ -359,9 +360,7 @@ void NetDevice::process_rx(uint16_t tap) {
         counters_.rx_bytes += t.frame_len - header_size_;
         t.frame_len = 0;
         break;
-      case Delivery::Dropped:
-        t.frame_len = 0;
-        break;
+      case Delivery::Dropped: t.frame_len = 0; break;
       case Delivery::NoBuffers:
         t.blocked = true;  // no fd wait until the guest kicks: the host queue backs up
         return;
@@ -414,8 +413,8 @@ bool NetDevice::read_frame(uint16_t tap) {
     ++counters_.rx_filtered[static_cast<size_t>(verdict)];
     return true;
   }
-  const auto check = prepare_rx_header(decode_net_header(std::span(t.frame).first(header_size_)),
-                                       control_.guest_offloads, frame);
+  const auto check =
+      prepare_rx_header(decode_net_header(std::span(t.frame).first(header_size_)), control_.guest_offloads, frame);
   if (!check.ok()) {
     ++counters_.rx_dropped_header;
     return true;
@@ -653,8 +652,7 @@ uint8_t NetDevice::execute_ctrl(uint8_t cls, uint8_t cmd, std::span<const uint8_
   if (out.rx_filter_changed) {
     switch (promisc_.update(compute_host_filter(out.state.rx_filter, ctrl_rx()))) {
       case PromiscController::Outcome::Unchanged:
-      case PromiscController::Outcome::Applied:
-        break;
+      case PromiscController::Outcome::Applied: break;
       case PromiscController::Outcome::RolledBack:
         // The host keeps the old filter, so the guest keeps its old state.
         ++counters_.host_filter_failures;
@@ -669,8 +667,8 @@ uint8_t NetDevice::execute_ctrl(uint8_t cls, uint8_t cmd, std::span<const uint8_
     }
   }
   if (out.offloads_changed && !backend_->set_offloads(out.state.guest_offloads))
-    spdlog::warn("net {}: {} refused offloads {:#x}; offending frames will be dropped", options_.name,
-                 backend_->name(), out.state.guest_offloads);
+    spdlog::warn("net {}: {} refused offloads {:#x}; offending frames will be dropped", options_.name, backend_->name(),
+                 out.state.guest_offloads);
   if (out.queue_pairs_changed)
     for (uint16_t i = 0; i < options_.queue_pairs; ++i)
       if (!backend_->set_queue_enabled(i, i < out.state.queue_pairs))

@@ -62,10 +62,10 @@ struct NetCounters {
   uint64_t rx_packets = 0;
   uint64_t rx_bytes = 0;
   std::array<uint64_t, kRxVerdictCount> rx_filtered{};  // indexed by RxVerdict (Accept unused)
-  uint64_t rx_dropped_header = 0;   // host header the guest cannot take
-  uint64_t rx_dropped_too_big = 0;  // larger than the guest's buffers
-  uint64_t rx_dropped_no_queue = 0;  // target receive queue not enabled
-  uint64_t rx_errors = 0;           // backend read errors, short reads
+  uint64_t rx_dropped_header = 0;                       // host header the guest cannot take
+  uint64_t rx_dropped_too_big = 0;                      // larger than the guest's buffers
+  uint64_t rx_dropped_no_queue = 0;                     // target receive queue not enabled
+  uint64_t rx_errors = 0;                               // backend read errors, short reads
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
   uint64_t tx_dropped_header = 0;  // malformed guest header
@@ -166,7 +166,7 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
     boost::asio::posix::stream_descriptor descriptor;
     bool read_armed = false;
     bool write_armed = false;
-    bool blocked = false;  // holding a frame until the guest adds receive buffers
+    bool blocked = false;        // holding a frame until the guest adds receive buffers
     std::vector<uint8_t> frame;  // header + frame as read (and rewritten for the guest)
     size_t frame_len = 0;        // 0: nothing held
     uint16_t target = 0;         // receive queue (pair index) for the held frame

@@ -52,11 +52,11 @@ void encode_net_header(const NetHeader& header, std::span<uint8_t> out);
 
 enum class NetHeaderError : uint8_t {
   None,
-  CsumNotNegotiated,   // NEEDS_CSUM without the checksum offload
-  CsumOutOfPacket,     // csum_start + csum_offset + 2 > packet length
+  CsumNotNegotiated,  // NEEDS_CSUM without the checksum offload
+  CsumOutOfPacket,    // csum_start + csum_offset + 2 > packet length
   UnknownGsoType,
-  GsoNotNegotiated,    // a GSO type (or ECN) whose offload is not on
-  GsoWithoutCsum,      // GSO requires NEEDS_CSUM
+  GsoNotNegotiated,  // a GSO type (or ECN) whose offload is not on
+  GsoWithoutCsum,    // GSO requires NEEDS_CSUM
   GsoSizeZero,
   HdrLenBeyondPacket,  // GSO hdr_len larger than the packet
 };

@@ -52,8 +52,7 @@ HostFilter compute_host_filter(const RxFilter& f, bool ctrl_rx_negotiated) {
     if (!f.nobcast) out.multicast.push_back(MacAddress::broadcast());
     if (!f.nomulti)
       for (const auto& m : f.multicast)
-        if (std::find(out.multicast.begin(), out.multicast.end(), m) == out.multicast.end())
-          out.multicast.push_back(m);
+        if (std::find(out.multicast.begin(), out.multicast.end(), m) == out.multicast.end()) out.multicast.push_back(m);
   }
   return out;
 }

@@ -56,7 +56,7 @@ class HostFilterBackend {
 class PromiscController {
  public:
   enum class Outcome : uint8_t {
-    Unchanged,   // the wanted filter is already installed
+    Unchanged,  // the wanted filter is already installed
     Applied,
     RolledBack,  // the backend refused; the previous filter is back in place
     NeedsReset,  // the backend refused and then refused the rollback too:

@@ -69,9 +69,9 @@ std::optional<FlowKey> parse_ipv6(std::span<const uint8_t> ip) {
   // Walk a bounded number of extension headers looking for TCP/UDP.
   for (int hops = 0; hops < 8; ++hops) {
     switch (next) {
-      case 0:    // hop-by-hop options
-      case 43:   // routing
-      case 60: { // destination options
+      case 0:     // hop-by-hop options
+      case 43:    // routing
+      case 60: {  // destination options
         if (ip.size() - offset < 8) return key;
         const uint8_t following = ip[offset];
         offset += (size_t{ip[offset + 1]} + 1) * 8;
@@ -81,9 +81,7 @@ std::optional<FlowKey> parse_ipv6(std::span<const uint8_t> ip) {
       }
       case 44:  // fragment: hash as IP only (later fragments carry no ports)
         return key;
-      default:
-        locate_ports(key, ip, offset, next);
-        return key;
+      default: locate_ports(key, ip, offset, next); return key;
     }
   }
   return key;

@@ -16,9 +16,9 @@ namespace wren {
 // What this device can hash (advertised in config supported_hash_types).
 // The IPv6 "_EX" types (Home Address option / type-2 routing header
 // addresses) are not supported, so a driver can never enable them.
-inline constexpr uint32_t kRssSupportedHashTypes =
-    VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 | VIRTIO_NET_RSS_HASH_TYPE_UDPv4 |
-    VIRTIO_NET_RSS_HASH_TYPE_IPv6 | VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6;
+inline constexpr uint32_t kRssSupportedHashTypes = VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 |
+                                                   VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | VIRTIO_NET_RSS_HASH_TYPE_IPv6 |
+                                                   VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6;
 inline constexpr uint8_t kRssMaxKeySize = 40;
 inline constexpr uint16_t kRssMaxIndirectionTableLength = 128;
 

@@ -38,8 +38,7 @@ std::string create_hint(const std::string& name, uint16_t queues) {
                          (queues > 1 ? " and multiple queues" : "") + " (is it a TUN device, or " +
                          (queues > 1 ? "created without multi_queue?)" : "created with multi_queue?)"),
                      e);
-    default:
-      throw TapError("attaching to TAP device '" + name + "' failed: " + errno_text(e), e);
+    default: throw TapError("attaching to TAP device '" + name + "' failed: " + errno_text(e), e);
   }
 }
 

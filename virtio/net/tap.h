@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "virtio/net/net_backend.h"
 #include "hypervisor/unique_fd.h"
+#include "virtio/net/net_backend.h"
 
 namespace wren {
 

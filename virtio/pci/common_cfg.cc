@@ -54,8 +54,7 @@ size_t field_width(uint64_t offset) {
     case VIRTIO_PCI_COMMON_DFSELECT:
     case VIRTIO_PCI_COMMON_DF:
     case VIRTIO_PCI_COMMON_GFSELECT:
-    case VIRTIO_PCI_COMMON_GF:
-      return 4;
+    case VIRTIO_PCI_COMMON_GF: return 4;
     case VIRTIO_PCI_COMMON_MSIX:
     case VIRTIO_PCI_COMMON_NUMQ:
     case VIRTIO_PCI_COMMON_Q_SELECT:
@@ -64,13 +63,10 @@ size_t field_width(uint64_t offset) {
     case VIRTIO_PCI_COMMON_Q_ENABLE:
     case VIRTIO_PCI_COMMON_Q_NOFF:
     case VIRTIO_PCI_COMMON_Q_NDATA:
-    case VIRTIO_PCI_COMMON_Q_RESET:
-      return 2;
+    case VIRTIO_PCI_COMMON_Q_RESET: return 2;
     case VIRTIO_PCI_COMMON_STATUS:
-    case VIRTIO_PCI_COMMON_CFGGENERATION:
-      return 1;
-    default:
-      return 0;
+    case VIRTIO_PCI_COMMON_CFGGENERATION: return 1;
+    default: return 0;
   }
 }
 

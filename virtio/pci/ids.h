@@ -6,11 +6,11 @@
 
 namespace wren::virtio_pci {
 
-inline constexpr uint16_t kVendorId = 0x1af4;           // Red Hat / virtio
+inline constexpr uint16_t kVendorId = 0x1af4;            // Red Hat / virtio
 inline constexpr uint16_t kModernDeviceIdBase = 0x1040;  // + device type
 inline constexpr uint16_t kModernSubsystemId = 0x1100;   // spec: >= 0x40 for non-transitional
 inline constexpr uint8_t kModernRevision = 1;
-inline constexpr uint8_t kTransitionalRevision = 0;      // spec: transitional devices MUST use 0
+inline constexpr uint8_t kTransitionalRevision = 0;  // spec: transitional devices MUST use 0
 
 // Device status bits (§2.1).
 inline constexpr uint8_t kStatusAcknowledge = 1;
@@ -55,7 +55,7 @@ inline constexpr uint32_t pci_class_for(uint32_t type) {
     case 1: return 0x020000;  // Ethernet controller
     case 2: return 0x010000;  // SCSI storage controller (what virtio-blk has always used)
     case 8: return 0x010000;
-    case 3: return 0x078000;  // communication controller, other
+    case 3: return 0x078000;   // communication controller, other
     default: return 0x00ff00;  // unclassified
   }
 }

@@ -14,20 +14,15 @@ size_t register_width(uint64_t offset, bool msix_enabled) {
   switch (offset) {
     case VIRTIO_PCI_HOST_FEATURES:
     case VIRTIO_PCI_GUEST_FEATURES:
-    case VIRTIO_PCI_QUEUE_PFN:
-      return 4;
+    case VIRTIO_PCI_QUEUE_PFN: return 4;
     case VIRTIO_PCI_QUEUE_NUM:
     case VIRTIO_PCI_QUEUE_SEL:
-    case VIRTIO_PCI_QUEUE_NOTIFY:
-      return 2;
+    case VIRTIO_PCI_QUEUE_NOTIFY: return 2;
     case VIRTIO_PCI_STATUS:
-    case VIRTIO_PCI_ISR:
-      return 1;
+    case VIRTIO_PCI_ISR: return 1;
     case VIRTIO_MSI_CONFIG_VECTOR:
-    case VIRTIO_MSI_QUEUE_VECTOR:
-      return msix_enabled ? 2 : 0;
-    default:
-      return 0;
+    case VIRTIO_MSI_QUEUE_VECTOR: return msix_enabled ? 2 : 0;
+    default: return 0;
   }
 }
 

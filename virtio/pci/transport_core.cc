@@ -20,7 +20,8 @@ TransportCore::TransportCore(VirtioDevice& device, GuestMemory& memory, VirtioPc
     : device_(device), memory_(memory), mode_(mode), pins_(pins), offered_features_(device.device_features()) {
   const uint16_t n = device.num_queues();
   queues_.reserve(n);
-  for (uint16_t i = 0; i < n; ++i) queues_.emplace_back(device.queue_max_size(i), device.name() + "." + std::to_string(i));
+  for (uint16_t i = 0; i < n; ++i)
+    queues_.emplace_back(device.queue_max_size(i), device.name() + "." + std::to_string(i));
   queue_vectors_.assign(n, kNoVector);
   device_.bind_transport(this);
 }
@@ -35,8 +36,8 @@ uint8_t TransportCore::status() const {
 }
 
 bool TransportCore::features_acceptable(uint64_t features) const {
-  if (features & ~offered_features_) return false;       // acked something never offered
-  if (!(features & kVirtioFVersion1)) return false;     // modern interface needs VERSION_1
+  if (features & ~offered_features_) return false;   // acked something never offered
+  if (!(features & kVirtioFVersion1)) return false;  // modern interface needs VERSION_1
   return device_.accept_features(features);
 }
 
@@ -156,7 +157,9 @@ void TransportCore::write_queue_size(uint16_t size) {
 void TransportCore::write_queue_address(RingPart part, uint64_t value, uint64_t mask) {
   Queue* q = selected_queue_mut();
   if (!q) return;
-  const uint64_t old = part == RingPart::kDesc ? q->desc_addr() : part == RingPart::kDriver ? q->avail_addr() : q->used_addr();
+  const uint64_t old = part == RingPart::kDesc     ? q->desc_addr()
+                       : part == RingPart::kDriver ? q->avail_addr()
+                                                   : q->used_addr();
   const uint64_t next = (old & ~mask) | (value & mask);
   switch (part) {
     case RingPart::kDesc: (void)q->set_desc_addr(next); break;

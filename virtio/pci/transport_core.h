@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "virtio/device.h"
-#include "virtio/queue.h"
-#include "virtio/pci/ids.h"
 #include "hypervisor/guest_memory.h"
+#include "virtio/device.h"
+#include "virtio/pci/ids.h"
+#include "virtio/queue.h"
 
 namespace wren {
 
@@ -148,7 +148,7 @@ class TransportCore : public VirtioTransportEvents {
   Queue* selected_queue_mut();
   bool features_acceptable(uint64_t features) const;
   void activate();
-  void needs_reset_locked();  // irq_mutex_ held
+  void needs_reset_locked();                              // irq_mutex_ held
   void deliver_locked(uint16_t vector, uint8_t isr_bit);  // irq_mutex_ held
   uint16_t valid_vector_locked(uint16_t vector) const;
 

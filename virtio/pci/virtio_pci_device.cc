@@ -7,10 +7,10 @@
 #include <stdexcept>
 
 #include "devices/pci/registers.h"
+#include "hypervisor/little_endian.h"
 #include "virtio/pci/common_cfg.h"
 #include "virtio/pci/ids.h"
 #include "virtio/pci/legacy.h"
-#include "hypervisor/little_endian.h"
 
 namespace wren {
 
@@ -78,16 +78,15 @@ uint16_t VirtioPciDevice::msix_vector_count(const VirtioDevice& device) {
 std::shared_ptr<VirtioPciDevice> VirtioPciDevice::create(std::shared_ptr<VirtioDevice> device, VirtioPciMode mode,
                                                          GuestMemory& memory, std::shared_ptr<pci::MsiVectorSink> msi,
                                                          std::shared_ptr<NotifyWiring> wiring) {
-  auto self = std::make_shared<VirtioPciDevice>(Private{}, std::move(device), mode, memory, std::move(msi),
-                                                std::move(wiring));
+  auto self =
+      std::make_shared<VirtioPciDevice>(Private{}, std::move(device), mode, memory, std::move(msi), std::move(wiring));
   for (int i = 0; i < pci::kNumBars; ++i)
     if (self->bar_specs_[i]) self->regions_[i] = std::make_shared<Region>(self->weak_from_this(), i);
   return self;
 }
 
-VirtioPciDevice::VirtioPciDevice(Private, std::shared_ptr<VirtioDevice> device, VirtioPciMode mode,
-                                 GuestMemory& memory, std::shared_ptr<pci::MsiVectorSink> msi,
-                                 std::shared_ptr<NotifyWiring> wiring)
+VirtioPciDevice::VirtioPciDevice(Private, std::shared_ptr<VirtioDevice> device, VirtioPciMode mode, GuestMemory& memory,
+                                 std::shared_ptr<pci::MsiVectorSink> msi, std::shared_ptr<NotifyWiring> wiring)
     : device_(device ? std::move(device) : throw std::invalid_argument("null virtio device")),
       wiring_(wiring ? std::move(wiring) : std::make_shared<InlineNotifyWiring>()),
       config_(identity_for(*device_, mode)),
@@ -110,7 +109,8 @@ void VirtioPciDevice::build_capabilities() {
     bar_specs_[kLegacyBar] = pci::BarSpec{pci::BarKind::kIo, size, false};
   }
   msix_pba_offset_ = static_cast<uint32_t>(std::max<uint64_t>(0x800, (msix_.table_bytes() + 7) & ~uint64_t{7}));
-  bar_specs_[kMsixBar] = pci::BarSpec{pci::BarKind::kMemory32, pow2_at_least(msix_pba_offset_ + msix_.pba_bytes(), 0x1000), false};
+  bar_specs_[kMsixBar] =
+      pci::BarSpec{pci::BarKind::kMemory32, pow2_at_least(msix_pba_offset_ + msix_.pba_bytes(), 0x1000), false};
   // Not prefetchable: reading the ISR has a side effect.
   bar_specs_[kModernBar] = pci::BarSpec{pci::BarKind::kMemory64, kModernBarSize, false};
   for (int i = 0; i < pci::kNumBars; ++i)
@@ -140,8 +140,8 @@ void VirtioPciDevice::build_capabilities() {
   std::vector<uint8_t> body(18, 0), mask(18, 0);
   body[0] = 20;
   body[1] = kCapPciCfg;
-  mask[2] = 0xff;                                                // bar
-  std::fill(mask.begin() + 6, mask.end(), uint8_t{0xff});        // offset, length, data
+  mask[2] = 0xff;                                          // bar
+  std::fill(mask.begin() + 6, mask.end(), uint8_t{0xff});  // offset, length, data
   pci_cfg_cap_ = config_.add_capability(pci::kCapIdVendor, body, mask);
 
   msix_.add_capability(config_, kMsixBar, 0, msix_pba_offset_);
@@ -277,8 +277,7 @@ void VirtioPciDevice::bar_read_locked(int bar, uint64_t offset, std::span<uint8_
         core_.read_device_config(offset - kDeviceCfgOffset, out);
       }  // notify region reads as zero
       return;
-    default:
-      return;
+    default: return;
   }
 }
 
@@ -305,11 +304,11 @@ void VirtioPciDevice::bar_write_locked(int bar, uint64_t offset, std::span<const
         // The address names the queue (queue_notify_off * multiplier); the
         // value written (the queue index) is not needed.
         const uint64_t rel = offset - kNotifyOffset;
-        if (rel % kNotifyOffMultiplier == 0) kick(static_cast<uint16_t>(std::min<uint64_t>(rel / kNotifyOffMultiplier, 0xffff)));
+        if (rel % kNotifyOffMultiplier == 0)
+          kick(static_cast<uint16_t>(std::min<uint64_t>(rel / kNotifyOffMultiplier, 0xffff)));
       }  // ISR writes are ignored
       return;
-    default:
-      return;
+    default: return;
   }
 }
 

@@ -28,10 +28,10 @@
 #include "devices/pci/config_space.h"
 #include "devices/pci/device.h"
 #include "devices/pci/msix.h"
-#include "virtio/device.h"
-#include "virtio/pci/transport_core.h"
-#include "virtio/pci/notify.h"
 #include "hypervisor/guest_memory.h"
+#include "virtio/device.h"
+#include "virtio/pci/notify.h"
+#include "virtio/pci/transport_core.h"
 
 namespace wren {
 

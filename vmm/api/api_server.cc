@@ -2,12 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
-#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <istream>
@@ -106,7 +106,8 @@ void ApiServer::after_output_flushed(std::function<void()> done, std::chrono::mi
 
 // Write completions run on this loop, so polling it briefly is enough.
 void ApiServer::poll_flushed(std::function<void()> done, std::chrono::steady_clock::time_point deadline) {
-  const bool pending = std::any_of(sessions_.begin(), sessions_.end(), [](const auto& s) { return s->output_pending(); });
+  const bool pending =
+      std::any_of(sessions_.begin(), sessions_.end(), [](const auto& s) { return s->output_pending(); });
   if (!pending || std::chrono::steady_clock::now() >= deadline) return done();
   auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(2));
   timer->async_wait([this, timer, done = std::move(done), deadline](boost::system::error_code) mutable {

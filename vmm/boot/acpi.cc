@@ -4,9 +4,9 @@
 #include <cstring>
 #include <string>
 
+#include "hypervisor/layout.h"
 #include "vmm/boot/acpi_table.h"
 #include "vmm/boot/hex.h"
-#include "hypervisor/layout.h"
 
 namespace wren {
 
@@ -99,7 +99,7 @@ std::vector<uint8_t> build_fadt(uint64_t facs_gpa, uint64_t dsdt_gpa) {
   t.u8(0);                                 // reserved (ACPI 1.0 INT_MODEL)
   t.u8(0);                                 // preferred PM profile: unspecified
   t.u16(static_cast<uint16_t>(layout::kIrqAcpiSci));
-  t.u32(0);  // SMI_CMD 0: no SMM; the machine is always in ACPI mode
+  t.u32(0);                   // SMI_CMD 0: no SMM; the machine is always in ACPI mode
   t.u8(0).u8(0).u8(0).u8(0);  // ACPI_ENABLE, ACPI_DISABLE, S4BIOS_REQ, PSTATE_CNT
   t.u32(layout::kPortAcpiPm1aEvt);
   t.u32(0);  // PM1b_EVT_BLK
@@ -112,9 +112,9 @@ std::vector<uint8_t> build_fadt(uint64_t facs_gpa, uint64_t dsdt_gpa) {
   t.u8(0).u8(0).u8(0);  // GPE0_BLK_LEN, GPE1_BLK_LEN, GPE1_BASE
   t.u8(0);              // CST_CNT
   t.u16(kC2LatencyNone).u16(kC3LatencyNone);
-  t.u16(0).u16(0);             // FLUSH_SIZE, FLUSH_STRIDE
-  t.u8(0).u8(0);               // DUTY_OFFSET, DUTY_WIDTH
-  t.u8(0).u8(0).u8(0);         // DAY_ALRM, MON_ALRM, CENTURY
+  t.u16(0).u16(0);      // FLUSH_SIZE, FLUSH_STRIDE
+  t.u8(0).u8(0);        // DUTY_OFFSET, DUTY_WIDTH
+  t.u8(0).u8(0).u8(0);  // DAY_ALRM, MON_ALRM, CENTURY
   t.u16(kBootArch8042 | kBootArchNoVga);
   t.u8(0);  // reserved
   t.u32(kFadtWbinvd | kFadtProcC1 | kFadtPwrButton | kFadtSlpButton | kFadtFixRtc);
@@ -174,10 +174,10 @@ std::vector<uint8_t> build_mcfg() {
   AcpiTableWriter t("MCFG", kMcfgRevision);
   t.zeros(8);  // reserved
   t.u64(layout::kPciEcamStart);
-  t.u16(0);  // PCI segment group
-  t.u8(0);   // first bus
+  t.u16(0);                                                      // PCI segment group
+  t.u8(0);                                                       // first bus
   t.u8(static_cast<uint8_t>((layout::kPciEcamSize >> 20) - 1));  // last bus: 1 MiB of ECAM per bus
-  t.u32(0);  // reserved
+  t.u32(0);                                                      // reserved
   return std::move(t).finish();
 }
 
@@ -211,8 +211,12 @@ Result<AcpiImage> build_acpi_image(const AcpiConfig& config, uint64_t base) {
   at.end = cursor;
 
   image.bytes.assign(at.end - base, 0);
-  for (const auto& [gpa, table] : {std::pair{at.dsdt, &dsdt}, {at.facs, &facs}, {at.fadt, &fadt}, {at.madt, &madt},
-                                  {at.mcfg, &mcfg}, {at.xsdt, &xsdt}})
+  for (const auto& [gpa, table] : {std::pair{at.dsdt, &dsdt},
+                                   {at.facs, &facs},
+                                   {at.fadt, &fadt},
+                                   {at.madt, &madt},
+                                   {at.mcfg, &mcfg},
+                                   {at.xsdt, &xsdt}})
     std::memcpy(image.bytes.data() + (gpa - base), table->data(), table->size());
   return image;
 }

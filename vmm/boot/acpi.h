@@ -6,8 +6,8 @@
 #include <span>
 #include <vector>
 
-#include "vmm/boot/result.h"
 #include "hypervisor/guest_memory.h"
+#include "vmm/boot/result.h"
 
 namespace wren {
 

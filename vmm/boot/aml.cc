@@ -28,9 +28,9 @@ constexpr uint8_t kMultiNamePrefix = 0x2f;
 constexpr uint8_t kNullName = 0x00;
 
 // Resource descriptors (ACPI 6.x, 6.4).
-constexpr uint8_t kSmallIrqNoFlags = 0x22;   // type 0x04, length 2
-constexpr uint8_t kSmallIo = 0x47;           // type 0x08, length 7
-constexpr uint8_t kSmallEndTag = 0x79;       // type 0x0f, length 1
+constexpr uint8_t kSmallIrqNoFlags = 0x22;  // type 0x04, length 2
+constexpr uint8_t kSmallIo = 0x47;          // type 0x08, length 7
+constexpr uint8_t kSmallEndTag = 0x79;      // type 0x0f, length 1
 constexpr uint8_t kLargeDWordAddress = 0x87;
 constexpr uint8_t kLargeWordAddress = 0x88;
 constexpr uint8_t kSpaceMemory = 0;
@@ -65,8 +65,7 @@ Bytes container(std::initializer_list<uint8_t> opcode, const Bytes& body) {
   return out;
 }
 
-Bytes named_container(std::initializer_list<uint8_t> opcode, std::string_view name,
-                      const std::vector<Bytes>& terms) {
+Bytes named_container(std::initializer_list<uint8_t> opcode, std::string_view name, const std::vector<Bytes>& terms) {
   Bytes body = name_string(name);
   for (const auto& t : terms) append(body, t);
   return container(opcode, body);
@@ -224,10 +223,10 @@ Bytes device(std::string_view name_path, const std::vector<Bytes>& terms) {
 ResourceTemplate& ResourceTemplate::word_bus_number(uint16_t min, uint16_t max) {
   if (max < min) throw std::invalid_argument("WordBusNumber max < min");
   append_address_header(descriptors_, kLargeWordAddress, 13, kSpaceBusNumber, 0);
-  append_le(descriptors_, 0, 2);                      // granularity
+  append_le(descriptors_, 0, 2);  // granularity
   append_le(descriptors_, min, 2);
   append_le(descriptors_, max, 2);
-  append_le(descriptors_, 0, 2);                      // translation offset
+  append_le(descriptors_, 0, 2);                        // translation offset
   append_le(descriptors_, uint32_t{max} - min + 1, 2);  // length
   return *this;
 }

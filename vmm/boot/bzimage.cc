@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "vmm/boot/hex.h"
 #include "hypervisor/layout.h"
+#include "vmm/boot/hex.h"
 
 namespace wren {
 
@@ -20,8 +20,8 @@ static_assert(offsetof(boot_params, hdr) == 0x1f1);
 constexpr size_t kHeaderOffset = 0x1f1;
 constexpr size_t kHeaderEnd = kHeaderOffset + sizeof(setup_header);
 constexpr size_t kMagicOffset = 0x202;
-constexpr uint32_t kHdrSMagic = 0x53726448;  // "HdrS"
-constexpr uint16_t kMinProtocol = 0x0206;     // cmdline_size and a 32-bit initrd_addr_max
+constexpr uint32_t kHdrSMagic = 0x53726448;     // "HdrS"
+constexpr uint16_t kMinProtocol = 0x0206;       // cmdline_size and a 32-bit initrd_addr_max
 constexpr uint16_t kProtocolInitSize = 0x020a;  // init_size, pref_address
 constexpr uint16_t kProtocolXloadflags = 0x020c;
 constexpr uint64_t k64BitEntryOffset = 0x200;
@@ -77,8 +77,8 @@ Result<KernelPlacement> place_kernel(const BzImageInfo& info, std::string_view c
   // Command line: NUL-terminated, within the kernel's and our area's limits.
   const uint64_t cmdline_max = std::min<uint64_t>(info.cmdline_size, layout::kCmdlineMax - 1);
   if (cmdline.size() > cmdline_max)
-    return Error{"command line of " + std::to_string(cmdline.size()) + " bytes is too long (this kernel accepts at most " +
-                 std::to_string(cmdline_max) + ")"};
+    return Error{"command line of " + std::to_string(cmdline.size()) +
+                 " bytes is too long (this kernel accepts at most " + std::to_string(cmdline_max) + ")"};
   if (cmdline.find('\0') != std::string_view::npos) return Error{"command line contains a NUL byte"};
 
   // Initrd: page aligned, as high as possible below what the kernel can
@@ -101,8 +101,8 @@ Result<BzImageInfo> parse_bzimage(std::span<const uint8_t> kernel) {
   const setup_header hdr = read_header(kernel);
   if (hdr.header != kHdrSMagic) return Error{"not a bzImage (no HdrS magic)"};
   if (hdr.version < kMinProtocol)
-    return Error{"boot protocol " + boot_protocol_string(hdr.version) + " too old (need >= " +
-                 boot_protocol_string(kMinProtocol) + ")"};
+    return Error{"boot protocol " + boot_protocol_string(hdr.version) +
+                 " too old (need >= " + boot_protocol_string(kMinProtocol) + ")"};
   if (!(hdr.loadflags & LOADED_HIGH))
     return Error{"not a bzImage (LOADED_HIGH not set: zImage kernels that load at 0x10000 are not supported)"};
 
@@ -136,8 +136,7 @@ Result<BzImageInfo> parse_bzimage(std::span<const uint8_t> kernel) {
 }
 
 Result<BootImage> load_bzimage(GuestMemory& mem, std::span<const uint8_t> kernel, std::span<const uint8_t> initrd,
-                               std::string_view cmdline, const std::vector<E820Entry>& e820,
-                               bool allow_64bit_entry) {
+                               std::string_view cmdline, const std::vector<E820Entry>& e820, bool allow_64bit_entry) {
   auto parsed = parse_bzimage(kernel);
   if (!parsed) return Error{parsed.error()};
   const BzImageInfo& info = parsed.value();

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "hypervisor/guest_memory.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/result.h"
-#include "hypervisor/guest_memory.h"
 
 namespace wren {
 
@@ -29,10 +29,10 @@ struct BzImageInfo {
   bool supports_64bit_entry = false;
   bool relocatable = false;
   uint32_t kernel_alignment = 0;
-  uint64_t pref_address = 0;      // 0 before protocol 2.10
-  uint32_t init_size = 0;         // 0 before protocol 2.10
-  uint32_t initrd_addr_max = 0;   // highest byte address an initrd may occupy
-  uint32_t cmdline_size = 0;      // longest command line, without the NUL
+  uint64_t pref_address = 0;     // 0 before protocol 2.10
+  uint32_t init_size = 0;        // 0 before protocol 2.10
+  uint32_t initrd_addr_max = 0;  // highest byte address an initrd may occupy
+  uint32_t cmdline_size = 0;     // longest command line, without the NUL
 };
 
 // The loaded kernel: where vCPU 0 starts and with what.
@@ -41,12 +41,12 @@ struct BootImage {
   uint64_t entry_rip = 0;
   uint64_t zero_page_gpa = 0;  // goes in rsi (64-bit) / esi (32-bit)
   uint64_t cmdline_gpa = 0;
-  uint64_t kernel_end = 0;     // first byte past the memory the kernel uses while booting
-  uint64_t initrd_gpa = 0;     // 0 and 0 without an initrd
+  uint64_t kernel_end = 0;  // first byte past the memory the kernel uses while booting
+  uint64_t initrd_gpa = 0;  // 0 and 0 without an initrd
   uint64_t initrd_size = 0;
   uint16_t protocol_version = 0;
-  uint64_t rax = 0;            // multiboot: the boot loader magic
-  uint64_t rbx = 0;            // multiboot: the information structure's address
+  uint64_t rax = 0;  // multiboot: the boot loader magic
+  uint64_t rbx = 0;  // multiboot: the information structure's address
 };
 
 // True if `kernel` carries the "HdrS" magic of the Linux boot protocol.

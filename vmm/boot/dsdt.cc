@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "hypervisor/layout.h"
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/acpi_table.h"
 #include "vmm/boot/aml.h"
-#include "hypervisor/layout.h"
 
 namespace wren {
 
@@ -108,8 +108,8 @@ std::vector<uint8_t> build_dsdt(const AcpiConfig& config) {
   AcpiTableWriter t("DSDT", kDsdtRevision);
   t.bytes(aml::scope("\\_SB_", sb));
   // \_S5: SLP_TYPa, SLP_TYPb, two reserved values.
-  t.bytes(aml::name("_S5_", aml::package({aml::integer(kSlpTypS5), aml::integer(kSlpTypS5), aml::integer(0),
-                                          aml::integer(0)})));
+  t.bytes(aml::name(
+      "_S5_", aml::package({aml::integer(kSlpTypS5), aml::integer(kSlpTypS5), aml::integer(0), aml::integer(0)})));
   return std::move(t).finish();
 }
 

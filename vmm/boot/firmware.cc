@@ -10,12 +10,12 @@
 
 #include "devices/platform/debug_console.h"
 #include "devices/platform/fw_cfg.h"
+#include "hypervisor/layout.h"
+#include "hypervisor/little_endian.h"
 #include "vmm/boot/boot_file.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/hex.h"
 #include "vmm/boot/table_loader.h"
-#include "hypervisor/layout.h"
-#include "hypervisor/little_endian.h"
 
 namespace wren {
 
@@ -124,13 +124,15 @@ std::vector<uint8_t> encode_fw_cfg_e820(const std::vector<E820Entry>& entries) {
 Result<FwCfgLinux> prepare_fw_cfg_linux(std::span<const uint8_t> kernel, std::span<const uint8_t> initrd,
                                         std::string_view cmdline, uint64_t ram_top) {
   if (!has_bzimage_magic(kernel))
-    return Error{"with --firmware the kernel must be a Linux boot-protocol image (a bzImage, or e.g. ipxe.lkrn); "
-                 "boot a multiboot kernel without --firmware"};
+    return Error{
+        "with --firmware the kernel must be a Linux boot-protocol image (a bzImage, or e.g. ipxe.lkrn); "
+        "boot a multiboot kernel without --firmware"};
   auto parsed = parse_bzimage(kernel);
   if (!parsed) return Error{parsed.error()};
   const BzImageInfo& info = parsed.value();
   if (info.setup_bytes > kCmdlineAddr - kSetupAddr)
-    return Error{"kernel setup code of " + std::to_string(info.setup_bytes) + " bytes does not fit below the command line"};
+    return Error{"kernel setup code of " + std::to_string(info.setup_bytes) +
+                 " bytes does not fit below the command line"};
   const uint64_t initrd_limit = ram_top > kFirmwareHighReserve ? ram_top - kFirmwareHighReserve : 0;
   auto placed = place_kernel(info, cmdline, initrd.size(), ram_top, initrd_limit);
   if (!placed) return Error{placed.error()};
@@ -290,8 +292,10 @@ FirmwareBoot::FirmwareBoot(Vm& vm, uint32_t rom_slot, GuestMemory& memory, IoBus
                              "kernel '" + options.kernel_path + "'");
     auto rom = read_boot_file(options.linux_boot_rom_path, "Linux boot option ROM");
     if (!rom)
-      throw std::runtime_error("--firmware with --kernel needs QEMU's linuxboot_dma.bin option ROM (Debian package "
-                               "qemu-system-data): " + rom.error());
+      throw std::runtime_error(
+          "--firmware with --kernel needs QEMU's linuxboot_dma.bin option ROM (Debian package "
+          "qemu-system-data): " +
+          rom.error());
     setup.linux_boot_rom = std::move(rom).value();
   }
 

@@ -27,13 +27,13 @@
 #include <string>
 #include <vector>
 
-#include "vmm/boot/acpi.h"
-#include "vmm/boot/e820.h"
-#include "vmm/boot/result.h"
 #include "hypervisor/guest_memory.h"
 #include "hypervisor/io_bus.h"
 #include "hypervisor/kvm.h"
 #include "hypervisor/mapping.h"
+#include "vmm/boot/acpi.h"
+#include "vmm/boot/e820.h"
+#include "vmm/boot/result.h"
 
 namespace wren {
 

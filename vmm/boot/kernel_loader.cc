@@ -46,8 +46,9 @@ Result<BootImage> load_kernel(GuestMemory& mem, const KernelBoot& boot, const st
   auto header = multiboot::find_header(image);
   if (!header) return Error{"not a bzImage (no HdrS magic), and " + header.error()};
   if (!header.value())
-    return Error{"neither a Linux bzImage (no HdrS magic at offset 0x202) nor a multiboot kernel (no multiboot "
-                 "header in its first 8192 bytes)"};
+    return Error{
+        "neither a Linux bzImage (no HdrS magic at offset 0x202) nor a multiboot kernel (no multiboot "
+        "header in its first 8192 bytes)"};
   return load_multiboot_kernel(mem, boot, image, e820);
 }
 

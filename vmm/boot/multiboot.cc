@@ -5,19 +5,19 @@
 #include <algorithm>
 #include <cstring>
 
-#include "vmm/boot/hex.h"
 #include "hypervisor/layout.h"
+#include "vmm/boot/hex.h"
 
 namespace wren::multiboot {
 
 namespace {
 
-constexpr size_t kHeaderBytes = 12;           // magic, flags, checksum
-constexpr size_t kAoutHeaderBytes = 32;       // ... and the five address fields
-constexpr uint32_t kRequiredMask = 0xffff;    // bits a loader must understand
+constexpr size_t kHeaderBytes = 12;         // magic, flags, checksum
+constexpr size_t kAoutHeaderBytes = 32;     // ... and the five address fields
+constexpr uint32_t kRequiredMask = 0xffff;  // bits a loader must understand
 constexpr uint32_t kKnownRequired = kHeaderPageAlignModules | kHeaderMemoryInfo | kHeaderVideoMode;
 constexpr uint64_t k4GiB = uint64_t{1} << 32;
-constexpr uint64_t kLowMemoryKiB = 640;       // mem_lower never exceeds conventional memory
+constexpr uint64_t kLowMemoryKiB = 640;  // mem_lower never exceeds conventional memory
 
 uint32_t u32_at(std::span<const uint8_t> bytes, size_t offset) {
   uint32_t v;
@@ -109,8 +109,7 @@ Result<ImagePlan> plan_elf(std::span<const uint8_t> kernel) {
     if (ph.p_filesz > ph.p_memsz)
       return Error{name + " has more file bytes (" + std::to_string(ph.p_filesz) + ") than memory bytes (" +
                    std::to_string(ph.p_memsz) + ")"};
-    if (uint64_t{ph.p_offset} + ph.p_filesz > kernel.size())
-      return Error{name + " lies beyond the end of the file"};
+    if (uint64_t{ph.p_offset} + ph.p_filesz > kernel.size()) return Error{name + " lies beyond the end of the file"};
     plan.segments.push_back({ph.p_paddr, kernel.subspan(ph.p_offset, ph.p_filesz), ph.p_memsz});
     // Segments load at their physical address; a virtual entry point is
     // translated through the segment that contains it, as GRUB does.
@@ -189,7 +188,8 @@ Result<std::optional<Header>> find_header(std::span<const uint8_t> kernel) {
     h.flags = flags;
     if (flags & kHeaderAoutKludge) {
       if (off + kAoutHeaderBytes > kernel.size())
-        return Error{"multiboot header at offset " + std::to_string(off) + " is truncated (its address fields are missing)"};
+        return Error{"multiboot header at offset " + std::to_string(off) +
+                     " is truncated (its address fields are missing)"};
       h.header_addr = u32_at(kernel, off + 12);
       h.load_addr = u32_at(kernel, off + 16);
       h.load_end_addr = u32_at(kernel, off + 20);
@@ -240,7 +240,8 @@ Result<BootImage> load(GuestMemory& mem, std::span<const uint8_t> kernel, const 
   if (required & ~kKnownRequired)
     return Error{"multiboot header requires features this loader does not know (flags " + hex(header.flags) + ")"};
   if (required & kHeaderVideoMode)
-    return Error{"multiboot header requires video mode information (flag 2), which Wren cannot provide: it has no display"};
+    return Error{
+        "multiboot header requires video mode information (flag 2), which Wren cannot provide: it has no display"};
 
   auto planned = (header.flags & kHeaderAoutKludge) ? plan_aout(kernel, header) : plan_elf(kernel);
   if (!planned) return Error{planned.error()};

@@ -16,10 +16,10 @@
 #include <string_view>
 #include <vector>
 
+#include "hypervisor/guest_memory.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/result.h"
-#include "hypervisor/guest_memory.h"
 
 namespace wren::multiboot {
 

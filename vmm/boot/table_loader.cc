@@ -39,7 +39,8 @@ void TableLoader::put_name(uint8_t* field, std::string_view name) { std::memcpy(
 
 void TableLoader::allocate(std::string_view file, uint32_t align, Zone zone) {
   check_name(file);
-  if (align == 0 || (align & (align - 1))) throw std::invalid_argument("table-loader: alignment must be a power of two");
+  if (align == 0 || (align & (align - 1)))
+    throw std::invalid_argument("table-loader: alignment must be a power of two");
   uint8_t* e = append(Command::kAllocate);
   put_name(e + kFirstName, file);
   put_u32(e + kAllocAlign, align);

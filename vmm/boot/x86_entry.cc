@@ -51,9 +51,8 @@ constexpr uint8_t kFlagsFlat32 = 0xc;  // G, D/B
 constexpr uint32_t kTssLimit = 0xffff;
 
 uint64_t descriptor(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
-  return (uint64_t{base & 0xff000000u} << 32) | (uint64_t{flags & 0xfu} << 52) |
-         (uint64_t{limit & 0xf0000u} << 32) | (uint64_t{access} << 40) | (uint64_t{base & 0x00ffffffu} << 16) |
-         uint64_t{limit & 0xffffu};
+  return (uint64_t{base & 0xff000000u} << 32) | (uint64_t{flags & 0xfu} << 52) | (uint64_t{limit & 0xf0000u} << 32) |
+         (uint64_t{access} << 40) | (uint64_t{base & 0x00ffffffu} << 16) | uint64_t{limit & 0xffffu};
 }
 
 }  // namespace

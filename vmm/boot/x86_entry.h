@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "hypervisor/guest_memory.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/result.h"
-#include "hypervisor/guest_memory.h"
 
 namespace wren {
 

@@ -81,9 +81,12 @@ std::variant<NetConfig, std::string> parse_net_option(const std::string& text) {
       if (!parse_number(value, net.queue_pairs) || net.queue_pairs < 1 || net.queue_pairs > kMaxQueuePairs)
         return "--net: queues must be 1 to " + std::to_string(kMaxQueuePairs);
     } else if (key == "transport") {
-      if (value == "modern") net.transitional = false;
-      else if (value == "transitional") net.transitional = true;
-      else return "--net: transport must be modern or transitional";
+      if (value == "modern")
+        net.transitional = false;
+      else if (value == "transitional")
+        net.transitional = true;
+      else
+        return "--net: transport must be modern or transitional";
     } else if (key == "mac-change") {
       if (!parse_on_off(value, net.mac_change)) return "--net: mac-change must be on or off";
     } else {
@@ -96,11 +99,16 @@ std::variant<NetConfig, std::string> parse_net_option(const std::string& text) {
 
 std::variant<SerialConfig, std::string> parse_serial_option(const std::string& text) {
   SerialConfig s;
-  if (text == "stdio") s.kind = SerialConfig::Kind::Stdio;
-  else if (text == "none") s.kind = SerialConfig::Kind::None;
-  else if (text.rfind("file:", 0) == 0 && text.size() > 5) s = {SerialConfig::Kind::File, text.substr(5)};
-  else if (text.rfind("unix:", 0) == 0 && text.size() > 5) s = {SerialConfig::Kind::Unix, text.substr(5)};
-  else return "--serial must be stdio, none, file:PATH or unix:PATH (got '" + text + "')";
+  if (text == "stdio")
+    s.kind = SerialConfig::Kind::Stdio;
+  else if (text == "none")
+    s.kind = SerialConfig::Kind::None;
+  else if (text.rfind("file:", 0) == 0 && text.size() > 5)
+    s = {SerialConfig::Kind::File, text.substr(5)};
+  else if (text.rfind("unix:", 0) == 0 && text.size() > 5)
+    s = {SerialConfig::Kind::Unix, text.substr(5)};
+  else
+    return "--serial must be stdio, none, file:PATH or unix:PATH (got '" + text + "')";
   return s;
 }
 
@@ -133,8 +141,7 @@ Command parse_command_line(int argc, const char* const* argv) {
       ->check(CLI::ExistingFile);
   run->add_option("--restore", cfg.restore, "Continue the snapshot FILE instead of booting a kernel")
       ->check(CLI::ExistingFile);
-  run->add_option("--incoming", cfg.incoming,
-                  "Wait for a live migration on tcp:ADDR:PORT instead of booting a kernel");
+  run->add_option("--incoming", cfg.incoming, "Wait for a live migration on tcp:ADDR:PORT instead of booting a kernel");
   run->add_option("--firmware", cfg.firmware,
                   "Boot this BIOS image (e.g. SeaBIOS) from the reset vector; --kernel is then loaded through fw_cfg")
       ->check(CLI::ExistingFile);
@@ -150,7 +157,8 @@ Command parse_command_line(int argc, const char* const* argv) {
   std::string api;
   run->add_option("--api", api, "Control socket: unix:PATH");
   run->add_option("--test-exit", test_exit, "isa-debug-exit device: iobase=0xf4[,iosize=1]");
-  run->add_flag("--pc-testdev", cfg.pc_testdev, "QEMU pc-testdev ports 0xe0-0xeb: data register, flush-page (guest test suites)");
+  run->add_flag("--pc-testdev", cfg.pc_testdev,
+                "QEMU pc-testdev ports 0xe0-0xeb: data register, flush-page (guest test suites)");
   run->add_option("--kvm", cfg.kvm_device, "KVM device node")->capture_default_str();
 
   auto* snapshot = app.add_subcommand("snapshot", "Work with snapshot files");
@@ -164,9 +172,12 @@ Command parse_command_line(int argc, const char* const* argv) {
   auto* migrate_cmd = app.add_subcommand("migrate", "Live-migrate the guest of a running wren to another host");
   migrate_cmd->add_option("--api", migrate_api, "Control socket of the source wren: unix:PATH")->required();
   migrate_cmd->add_option("--downtime-ms", migrate.downtime_ms, "Downtime budget for the final stop-and-copy")
-      ->capture_default_str()->check(CLI::Range(1u, 60000u));
-  migrate_cmd->add_option("--timeout", migrate.timeout_s, "Cancel (never force) a migration still running after S seconds")
-      ->capture_default_str()->check(CLI::Range(1u, 86400u));
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 60000u));
+  migrate_cmd
+      ->add_option("--timeout", migrate.timeout_s, "Cancel (never force) a migration still running after S seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 86400u));
   migrate_cmd->add_option("--max-bandwidth", migrate.max_bandwidth_mbps, "Bandwidth cap in MB/s (0: none)")
       ->capture_default_str();
   migrate_cmd->add_option("URI", migrate.uri, "Destination: tcp:HOST:PORT (a wren started with --incoming)")

@@ -7,8 +7,8 @@
 #include <iostream>
 
 #include "vmm/cli/cli.h"
-#include "vmm/machine/machine.h"
 #include "vmm/cli/migrate_client.h"
+#include "vmm/machine/machine.h"
 #include "vmm/migration/snapshot_io.h"
 
 int main(int argc, char** argv) {
@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
     (exit->status == 0 ? std::cout : std::cerr) << exit->message << std::endl;
     return exit->status;
   }
-  if (auto* inspect = std::get_if<wren::SnapshotInspectCommand>(&parsed)) return wren::inspect_snapshot_command(inspect->path);
+  if (auto* inspect = std::get_if<wren::SnapshotInspectCommand>(&parsed))
+    return wren::inspect_snapshot_command(inspect->path);
   if (auto* migrate = std::get_if<wren::MigrateCommand>(&parsed)) return wren::run_migrate_command(*migrate);
   // Logs go to stderr: stdout may be the guest's serial console.
   spdlog::set_default_logger(spdlog::stderr_color_mt("wren"));

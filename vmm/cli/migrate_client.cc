@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <istream>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -92,9 +92,9 @@ int run_migrate_command(const MigrateCommand& cmd) {
   try {
     api.emplace(cmd.api_path);
     auto started = api->request("migrate", {{"uri", cmd.uri},
-                                           {"downtime_ms", cmd.downtime_ms},
-                                           {"timeout_s", cmd.timeout_s},
-                                           {"max_bandwidth_mbps", cmd.max_bandwidth_mbps}});
+                                            {"downtime_ms", cmd.downtime_ms},
+                                            {"timeout_s", cmd.timeout_s},
+                                            {"max_bandwidth_mbps", cmd.max_bandwidth_mbps}});
     if (started.contains("error")) {
       std::fprintf(stderr, "wren migrate: %s\n", started["error"].value("desc", std::string("refused")).c_str());
       return 1;

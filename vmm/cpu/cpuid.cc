@@ -204,7 +204,7 @@ void apply_topology(std::vector<kvm_cpuid_entry2>& t, uint32_t index, uint32_t c
     switch (e.function) {
       case kLeafFeatures:
         e.ebx = set_field(e.ebx, 24, 8, index & 0xff);  // initial APIC id
-        e.ebx = set_field(e.ebx, 16, 8, count);          // logical processors per package
+        e.ebx = set_field(e.ebx, 16, 8, count);         // logical processors per package
         e.edx = count > 1 ? (e.edx | kEdxHtt) : (e.edx & ~kEdxHtt);
         e.ecx |= kEcxHypervisor;
         break;
@@ -226,8 +226,7 @@ void apply_topology(std::vector<kvm_cpuid_entry2>& t, uint32_t index, uint32_t c
         e.ebx = set_field(set_field(e.ebx, 0, 8, index), 8, 8, 0);  // core id; one thread per core
         e.ecx = set_field(e.ecx, 0, 11, 0);                         // node 0 of 1
         break;
-      default:
-        break;
+      default: break;
     }
   }
   for (uint32_t leaf : {kLeafTopology, kLeafTopologyV2}) {

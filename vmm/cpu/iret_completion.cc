@@ -2,8 +2,8 @@
 
 #include <array>
 
-#include "vmm/boot/hex.h"
 #include "hypervisor/little_endian.h"
+#include "vmm/boot/hex.h"
 #include "vmm/cpu/segment_descriptor.h"
 
 namespace wren {
@@ -80,7 +80,8 @@ IretCompletion return_through(const Frame& f, std::span<const uint8_t> bytes, co
     return refused("the return CS selector " + hex(new_cs) + " is beyond the GDT limit " + hex(f.sregs.gdt.limit));
   std::array<uint8_t, 8> raw{};
   const uint64_t descriptor_at = (f.sregs.gdt.base + index_offset) & kLinearMask;
-  if (!memory.read(descriptor_at, raw)) return refused("the GDT entry at " + hex(descriptor_at) + " is outside guest RAM");
+  if (!memory.read(descriptor_at, raw))
+    return refused("the GDT entry at " + hex(descriptor_at) + " is outside guest RAM");
   kvm_segment cs = segment_from_descriptor(load_le(std::span<const uint8_t>(raw)), new_cs);
   if (!cs.s || !(cs.type & kTypeCode)) return refused("selector " + hex(new_cs) + " is not a code segment");
   if (cs.dpl != rpl) return refused("selector " + hex(new_cs) + " has DPL " + std::to_string(cs.dpl) + ", not RPL");
@@ -113,8 +114,8 @@ bool plausible_eflags_image(uint64_t eflags, unsigned operand_bytes) {
 
 }  // namespace
 
-IretCompletion complete_protected_mode_iret(const kvm_regs& regs, const kvm_sregs& sregs,
-                                            std::span<const uint8_t> code, const GuestPhysicalReader& memory) {
+IretCompletion complete_protected_mode_iret(const kvm_regs& regs, const kvm_sregs& sregs, std::span<const uint8_t> code,
+                                            const GuestPhysicalReader& memory) {
   // Decode: IRET with an optional operand-size prefix (or, in 64-bit code,
   // a REX prefix: IRETQ). 0x40-0x4f outside 64-bit code is INC/DEC.
   const bool long_mode = sregs.efer & kEferLma;

@@ -56,7 +56,7 @@ struct IretCompletion {
 // `code` holds the bytes at CS:RIP (at least the prefix and opcode; fewer
 // bytes than that count as "not an IRET"). The stack and the GDT are read
 // through `memory` (linear = physical, since paging-on is refused).
-IretCompletion complete_protected_mode_iret(const kvm_regs& regs, const kvm_sregs& sregs,
-                                            std::span<const uint8_t> code, const GuestPhysicalReader& memory);
+IretCompletion complete_protected_mode_iret(const kvm_regs& regs, const kvm_sregs& sregs, std::span<const uint8_t> code,
+                                            const GuestPhysicalReader& memory);
 
 }  // namespace wren

@@ -41,9 +41,11 @@ std::string describe_fatal_exit(const Vcpu& vcpu, const GuestMemory& memory, con
   }
   kvm_regs regs{};
   kvm_sregs sregs{};
-  if (vcpu.ioctl(KVM_GET_REGS, &regs) < 0 || vcpu.ioctl(KVM_GET_SREGS, &sregs) < 0) return out + "  (registers unavailable)\n";
-  std::snprintf(line, sizeof line, "  RIP=%016llx RSP=%016llx RFLAGS=%08llx CS=%04x CR0=%llx CR3=%llx CR4=%llx EFER=%llx\n",
-                regs.rip, regs.rsp, regs.rflags, sregs.cs.selector, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
+  if (vcpu.ioctl(KVM_GET_REGS, &regs) < 0 || vcpu.ioctl(KVM_GET_SREGS, &sregs) < 0)
+    return out + "  (registers unavailable)\n";
+  std::snprintf(line, sizeof line,
+                "  RIP=%016llx RSP=%016llx RFLAGS=%08llx CS=%04x CR0=%llx CR3=%llx CR4=%llx EFER=%llx\n", regs.rip,
+                regs.rsp, regs.rflags, sregs.cs.selector, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
   out += line;
   const auto bytes = code_at_rip(vcpu, memory, regs, sregs, kReportedCodeBytes);
   if (bytes.size() == kReportedCodeBytes) {

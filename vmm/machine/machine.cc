@@ -6,6 +6,8 @@
 #include <future>
 #include <stdexcept>
 
+#include "hypervisor/layout.h"
+#include "hypervisor/vcpu_state.h"
 #include "vmm/api/api_server.h"
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/bzimage.h"
@@ -13,17 +15,15 @@
 #include "vmm/boot/firmware.h"
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
-#include "hypervisor/layout.h"
-#include "hypervisor/vcpu_state.h"
-#include "vmm/migration/incoming.h"
-#include "vmm/migration/controller.h"
-#include "vmm/migration/machine_vm_config.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/machine/pci_devices.h"
 #include "vmm/machine/platform_devices.h"
 #include "vmm/machine/serial_backend.h"
-#include "vmm/migration/snapshot_io.h"
 #include "vmm/machine/vcpu_runner.h"
+#include "vmm/migration/controller.h"
+#include "vmm/migration/incoming.h"
+#include "vmm/migration/machine_vm_config.h"
+#include "vmm/migration/snapshot_io.h"
 
 namespace wren {
 
@@ -44,8 +44,8 @@ Machine::Machine(RunConfig config) : config_(std::move(config)), kvm_(config_.kv
   create_memory();
 
   serial_ = std::make_unique<SerialBackend>(config_.serial, loop_.context());
-  platform_ = std::make_unique<PlatformDevices>(vm_, pio_, *serial_, *memory_, outcome_, config_.test_exit,
-                                                config_.pc_testdev);
+  platform_ =
+      std::make_unique<PlatformDevices>(vm_, pio_, *serial_, *memory_, outcome_, config_.test_exit, config_.pc_testdev);
   pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets);
 
   if (!config_.restore.empty()) {
@@ -103,7 +103,8 @@ void Machine::load_guest() {
 
 void Machine::create_vcpus() {
   auto model = cpu_model_by_name(config_.cpu_model);
-  if (!model) throw std::runtime_error("unknown CPU model '" + config_.cpu_model + "' (known: " + cpu_model_names() + ")");
+  if (!model)
+    throw std::runtime_error("unknown CPU model '" + config_.cpu_model + "' (known: " + cpu_model_names() + ")");
   const auto supported = kvm_.supported_cpuid();
   for (uint32_t i = 0; i < config_.cpus; ++i) {
     Vcpu vcpu = vm_.create_vcpu(i);
@@ -147,8 +148,9 @@ nlohmann::json Machine::snapshot_command(const nlohmann::json& arguments) {
   }
   const std::string path = arguments["path"].get<std::string>();
   if (firmware_)
-    throw ApiError("SnapshotFailed", "snapshots of a --firmware guest are not supported (the firmware image and "
-                                     "fw_cfg state are not saved)");
+    throw ApiError("SnapshotFailed",
+                   "snapshots of a --firmware guest are not supported (the firmware image and "
+                   "fw_cfg state are not saved)");
   // A guest the user paused stays paused; a running one runs on unless
   // resume=false (also after a failure: a failed snapshot leaves it as it was).
   const bool was_paused = paused_;
@@ -179,8 +181,8 @@ void Machine::resume() {
 void Machine::start_api() {
   api_ = std::make_unique<ApiServer>(loop_.context(), *config_.api_socket);
   api_->add_command("query-status", [this](const nlohmann::json&) {
-    return nlohmann::json{{"status", paused_ ? "paused" : "running"}, {"cpus", config_.cpus},
-                          {"memory", config_.memory_bytes}};
+    return nlohmann::json{
+        {"status", paused_ ? "paused" : "running"}, {"cpus", config_.cpus}, {"memory", config_.memory_bytes}};
   });
   api_->add_command("pause", [this](const nlohmann::json&) {
     pause();
@@ -199,8 +201,9 @@ void Machine::start_api() {
   migration_->register_api(*api_);
   if (firmware_)  // replaces the controller's "migrate"; query-migrate still answers
     api_->add_command("migrate", [](const nlohmann::json&) -> nlohmann::json {
-      throw ApiError("MigrationFailed", "live migration of a --firmware guest is not supported (the firmware image "
-                                        "and fw_cfg state are not transferred)");
+      throw ApiError("MigrationFailed",
+                     "live migration of a --firmware guest is not supported (the firmware image "
+                     "and fw_cfg state are not transferred)");
     });
   pci_->register_api(*api_);
 }
@@ -232,9 +235,10 @@ MigrationHost Machine::migration_host() {
           [this](const std::string& why) {
             boost::asio::post(loop_.context(), [this, why] { outcome_.report({VmOutcome::Kind::Quit, 0, why}); });
           },
-      .emit = [this](const std::string& event, const nlohmann::json& data) {
-        if (api_) api_->emit(event, data);
-      },
+      .emit =
+          [this](const std::string& event, const nlohmann::json& data) {
+            if (api_) api_->emit(event, data);
+          },
   };
 }
 

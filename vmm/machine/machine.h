@@ -7,14 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "vmm/boot/bzimage.h"
 #include "hypervisor/event_loop.h"
 #include "hypervisor/guest_memory.h"
 #include "hypervisor/io_bus.h"
 #include "hypervisor/kvm.h"
-#include "vmm/migration/host.h"
+#include "vmm/boot/bzimage.h"
 #include "vmm/cli/run_config.h"
 #include "vmm/machine/vm_outcome.h"
+#include "vmm/migration/host.h"
 
 namespace wren {
 

@@ -6,14 +6,14 @@
 #include "devices/pci/config_io_port.h"
 #include "devices/pci/ecam.h"
 #include "devices/pci/irqfd_msi.h"
+#include "hypervisor/kvm_irq_line.h"
+#include "hypervisor/layout.h"
 #include "migrate/kinds.h"
-#include "virtio/pci/ioeventfd.h"
-#include "virtio/pci/virtio_pci_device.h"
 #include "virtio/net/net_device.h"
 #include "virtio/net/tap.h"
+#include "virtio/pci/ioeventfd.h"
+#include "virtio/pci/virtio_pci_device.h"
 #include "vmm/api/api_server.h"
-#include "hypervisor/layout.h"
-#include "hypervisor/kvm_irq_line.h"
 #include "vmm/api/nic_report.h"
 
 namespace wren {
@@ -27,8 +27,9 @@ PciDevices::PciDevices(Vm& vm, IoBus& pio, IoBus& mmio, GuestMemory& memory, Eve
     lines[i] = intx_lines_[i].get();
   }
   bus_ = std::make_unique<pci::PciBus>(mmio, pio, lines);
-  auto cf8 = std::make_shared<pci::PciConfigIoPort>(
-      *bus_, [&outcome] { outcome.report({VmOutcome::Kind::Reset, 0, "guest reset the machine (port 0xcf9)"}); });
+  auto cf8 = std::make_shared<pci::PciConfigIoPort>(*bus_, [&outcome] {
+    outcome.report({VmOutcome::Kind::Reset, 0, "guest reset the machine (port 0xcf9)"});
+  });
   if (!pio.insert(layout::kPortPciConfigAddr, pci::PciConfigIoPort::kLength, cf8) ||
       !mmio.insert(layout::kPciEcamStart, layout::kPciEcamSize, std::make_shared<pci::PciEcam>(*bus_)))
     throw std::logic_error("PCI configuration ranges overlap another device");
@@ -64,8 +65,8 @@ void PciDevices::add_net(const NetConfig& config, size_t index) {
     throw std::runtime_error(std::string("--net: ") + e.what());
   }
   auto net = NetDevice::create(options, std::move(tap), loop_.context());
-  auto msi = std::make_shared<pci::IrqfdMsiVectorSink>(*gsi_routes_, *gsi_api_,
-                                                        VirtioPciDevice::msix_vector_count(*net));
+  auto msi =
+      std::make_shared<pci::IrqfdMsiVectorSink>(*gsi_routes_, *gsi_api_, VirtioPciDevice::msix_vector_count(*net));
   auto fn = VirtioPciDevice::create(net, config.transitional ? VirtioPciMode::kTransitional : VirtioPciMode::kModern,
                                     memory_, msi, notify_wiring_);
   bus_->add_device(fn);
@@ -124,7 +125,8 @@ void PciDevices::restore_payloads(migrate::Import& import) {
     auto transport_state = import.take(migrate::kinds::kVirtioPci, nic.id);
     if (!transport_state) throw std::runtime_error(transport_state.error());
     if (!nic.transport->restore(*transport_state))
-      throw std::runtime_error(std::string(migrate::kinds::kVirtioPci.name) + " '" + nic.id + "': refused by the device");
+      throw std::runtime_error(std::string(migrate::kinds::kVirtioPci.name) + " '" + nic.id +
+                               "': refused by the device");
   }
   bus_->refresh_mappings();
 }

@@ -9,8 +9,8 @@
 #include "hypervisor/event_loop.h"
 #include "hypervisor/guest_memory.h"
 #include "hypervisor/io_bus.h"
-#include "migrate/payload.h"
 #include "hypervisor/kvm.h"
+#include "migrate/payload.h"
 #include "vmm/cli/run_config.h"
 #include "vmm/machine/vm_outcome.h"
 

@@ -9,9 +9,9 @@
 #include "devices/platform/pc_testdev.h"
 #include "devices/platform/port_sink.h"
 #include "devices/platform/uart16550.h"
-#include "migrate/kinds.h"
-#include "hypervisor/layout.h"
 #include "hypervisor/kvm_irq_line.h"
+#include "hypervisor/layout.h"
+#include "migrate/kinds.h"
 #include "vmm/machine/serial_backend.h"
 
 namespace wren {
@@ -25,16 +25,16 @@ void insert_or_throw(IoBus& bus, uint64_t base, uint64_t len, std::shared_ptr<Bu
 
 }  // namespace
 
-PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, GuestMemory& memory,
-                                 OutcomeLatch& outcome, const std::optional<TestExitConfig>& test_exit,
-                                 bool pc_testdev)
+PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, GuestMemory& memory, OutcomeLatch& outcome,
+                                 const std::optional<TestExitConfig>& test_exit, bool pc_testdev)
     : com1_irq_(std::make_unique<KvmIrqLine>(vm, layout::kIrqCom1)),
       sci_irq_(std::make_unique<KvmIrqLine>(vm, layout::kIrqAcpiSci)) {
   uart_ = std::make_shared<Uart16550>(com1_irq_.get(), [&serial](std::span<const uint8_t> b) { serial.write(b); });
   insert_or_throw(pio, layout::kPortCom1, Uart16550::kLength, uart_, "COM1");
 
-  i8042_ = std::make_shared<I8042>(
-      [&outcome] { outcome.report({VmOutcome::Kind::Reset, 0, "guest reset the machine (i8042)"}); });
+  i8042_ = std::make_shared<I8042>([&outcome] {
+    outcome.report({VmOutcome::Kind::Reset, 0, "guest reset the machine (i8042)"});
+  });
   insert_or_throw(pio, layout::kPortI8042Data, 1, std::make_shared<I8042Port>(i8042_, I8042Port::Which::kData),
                   "i8042");
   insert_or_throw(pio, layout::kPortI8042Cmd, 1, std::make_shared<I8042Port>(i8042_, I8042Port::Which::kCommand),

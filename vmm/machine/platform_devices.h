@@ -8,8 +8,8 @@
 
 #include "hypervisor/guest_memory.h"
 #include "hypervisor/io_bus.h"
-#include "migrate/payload.h"
 #include "hypervisor/kvm.h"
+#include "migrate/payload.h"
 #include "vmm/cli/run_config.h"
 #include "vmm/machine/vm_outcome.h"
 
@@ -27,8 +27,8 @@ class Import;
 
 class PlatformDevices {
  public:
-  PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, GuestMemory& memory,
-                  OutcomeLatch& outcome, const std::optional<TestExitConfig>& test_exit, bool pc_testdev);
+  PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, GuestMemory& memory, OutcomeLatch& outcome,
+                  const std::optional<TestExitConfig>& test_exit, bool pc_testdev);
   ~PlatformDevices();
 
   // Host console input for the guest's COM1 (event loop thread).

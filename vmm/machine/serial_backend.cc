@@ -15,9 +15,7 @@ namespace asio = boost::asio;
 
 SerialBackend::SerialBackend(const SerialConfig& config, asio::io_context& io) : config_(config), io_(io) {
   switch (config_.kind) {
-    case SerialConfig::Kind::Stdio:
-      out_fd_.reset(::dup(STDOUT_FILENO));
-      break;
+    case SerialConfig::Kind::Stdio: out_fd_.reset(::dup(STDOUT_FILENO)); break;
     case SerialConfig::Kind::File: {
       int fd = ::open(config_.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (fd < 0) throw std::runtime_error("--serial: cannot open '" + config_.path + "': " + std::strerror(errno));
@@ -34,8 +32,7 @@ SerialBackend::SerialBackend(const SerialConfig& config, asio::io_context& io) :
       if (ec) throw std::runtime_error("--serial: cannot listen on '" + config_.path + "': " + ec.message());
       break;
     }
-    case SerialConfig::Kind::None:
-      break;
+    case SerialConfig::Kind::None: break;
   }
 }
 

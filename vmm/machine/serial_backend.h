@@ -1,16 +1,16 @@
 #pragma once
 // Where the guest's serial console goes: stdout/stdin, a file, a unix
 // socket (one client at a time), or nowhere.
+#include <termios.h>
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <array>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
-#include <termios.h>
 
 #include "hypervisor/unique_fd.h"
 #include "vmm/cli/run_config.h"

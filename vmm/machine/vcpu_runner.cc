@@ -48,7 +48,9 @@ VcpuRunner::~VcpuRunner() {
   join();
 }
 
-void VcpuRunner::start() { thread_ = std::thread([this] { thread_main(); }); }
+void VcpuRunner::start() {
+  thread_ = std::thread([this] { thread_main(); });
+}
 
 void VcpuRunner::kick() {
   // immediate_exit makes a KVM_RUN that is just starting return at once; the
@@ -142,12 +144,8 @@ void VcpuRunner::handle_mmio() {
 bool VcpuRunner::handle_exit() {
   kvm_run* run = vcpu_.run_data();
   switch (run->exit_reason) {
-    case KVM_EXIT_IO:
-      handle_io();
-      return true;
-    case KVM_EXIT_MMIO:
-      handle_mmio();
-      return true;
+    case KVM_EXIT_IO: handle_io(); return true;
+    case KVM_EXIT_MMIO: handle_mmio(); return true;
     case KVM_EXIT_HLT:
       // Only without an in-kernel irqchip; treat as a stopped CPU.
       outcome_.report({VmOutcome::Kind::PowerOff, 0, "guest halted"});
@@ -174,8 +172,7 @@ bool VcpuRunner::handle_exit() {
     case KVM_EXIT_FAIL_ENTRY:
       outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "VM entry failed")});
       return false;
-    case KVM_EXIT_INTR:
-      return true;
+    case KVM_EXIT_INTR: return true;
     default:
       outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "unexpected exit")});
       return false;
@@ -195,18 +192,21 @@ IretCompletion VcpuRunner::complete_backend_iret() {
     kvm_vcpu_events events{};
     if (vcpu_.ioctl(KVM_GET_VCPU_EVENTS, &events) == 0 && events.nmi.masked) {
       events.nmi.masked = 0;
-      if (vcpu_.ioctl(KVM_SET_VCPU_EVENTS, &events) < 0) return {IretCompletion::Kind::kRefused, "KVM_SET_VCPU_EVENTS failed"};
+      if (vcpu_.ioctl(KVM_SET_VCPU_EVENTS, &events) < 0)
+        return {IretCompletion::Kind::kRefused, "KVM_SET_VCPU_EVENTS failed"};
     }
     std::call_once(iret_logged, [&] {
-      spdlog::info("vCPU {}: the KVM backend could not run a protected-mode IRET ({}-bit, at {:#x}:{:#x}); the VMM "
-                   "completes such IRETs itself (logged once)",
-                   vcpu_.index(), iret.operand_bytes * 8, sregs.cs.selector, regs.rip);
+      spdlog::info(
+          "vCPU {}: the KVM backend could not run a protected-mode IRET ({}-bit, at {:#x}:{:#x}); the VMM "
+          "completes such IRETs itself (logged once)",
+          vcpu_.index(), iret.operand_bytes * 8, sregs.cs.selector, regs.rip);
     });
     if (iret.frame_ignored_ss_base)
       std::call_once(flat_frame_logged, [&] {
-        spdlog::info("vCPU {}: the KVM backend pushed an interrupt frame as if SS (base {:#x}) were flat; the VMM's "
-                     "IRET popped it from there (logged once)",
-                     vcpu_.index(), sregs.ss.base);
+        spdlog::info(
+            "vCPU {}: the KVM backend pushed an interrupt frame as if SS (base {:#x}) were flat; the VMM's "
+            "IRET popped it from there (logged once)",
+            vcpu_.index(), sregs.ss.base);
       });
     return iret;
   } catch (const std::exception& e) {

@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <optional>
 
+#include "hypervisor/loop_hold.h"
 #include "migrate/live/source.h"
 #include "migrate/live/tcp_channel.h"
 #include "vmm/api/api_server.h"
-#include "hypervisor/loop_hold.h"
 #include "vmm/migration/dirty_tracker.h"
 #include "vmm/migration/rate_limited_channel.h"
 
@@ -70,8 +70,7 @@ T optional_number(const nlohmann::json& args, const char* key, T fallback, T min
 
 }  // namespace
 
-MigrationController::MigrationController(MigrationHost host)
-    : host_(std::move(host)), status_({{"status", "none"}}) {}
+MigrationController::MigrationController(MigrationHost host) : host_(std::move(host)), status_({{"status", "none"}}) {}
 
 MigrationController::~MigrationController() {
   cancel();
@@ -89,7 +88,8 @@ nlohmann::json MigrationController::start(const nlohmann::json& args) {
     throw ApiError("InvalidArguments", "migrate: \"uri\" (tcp:HOST:PORT) is required");
   Request req;
   req.uri = args["uri"].get<std::string>();
-  if (auto addr = live::parse_tcp_address(req.uri); !addr) throw ApiError("InvalidArguments", "migrate: " + addr.error());
+  if (auto addr = live::parse_tcp_address(req.uri); !addr)
+    throw ApiError("InvalidArguments", "migrate: " + addr.error());
   req.downtime_ms = optional_number<uint32_t>(args, "downtime_ms", 300, 1, 60'000);
   req.timeout_s = optional_number<uint32_t>(args, "timeout_s", 600, 1, 86'400);
   req.io_timeout_s = optional_number<uint32_t>(args, "io_timeout_s", 10, 1, 600);
@@ -143,9 +143,10 @@ void MigrationController::run(Request req) {
     options.on_progress = [&](const live::SourceProgress& p) {
       const std::string phase = live::phase_name(p.phase);
       const double mbps = p.mib_per_s * 1.048576;
-      std::fprintf(stderr, "wren: migration: %-13s round %u: %llu pages, %.1f MB/s, %llu dirty, est. downtime %lld ms\n",
-                   phase.c_str(), p.round, static_cast<unsigned long long>(p.round_pages), mbps,
-                   static_cast<unsigned long long>(p.dirty_pages), static_cast<long long>(p.estimated_downtime.count()));
+      std::fprintf(
+          stderr, "wren: migration: %-13s round %u: %llu pages, %.1f MB/s, %llu dirty, est. downtime %lld ms\n",
+          phase.c_str(), p.round, static_cast<unsigned long long>(p.round_pages), mbps,
+          static_cast<unsigned long long>(p.dirty_pages), static_cast<long long>(p.estimated_downtime.count()));
       update({{"phase", phase},
               {"round", p.round},
               {"dirty_pages", p.dirty_pages},
@@ -173,8 +174,10 @@ void MigrationController::run(Request req) {
     result.error = e.what();
   }
 
-  nlohmann::json end = {{"pages_sent", result.pages_sent}, {"bytes", result.bytes_sent},
-                        {"total_ms", result.total.count()}, {"downtime_ms", result.downtime.count()},
+  nlohmann::json end = {{"pages_sent", result.pages_sent},
+                        {"bytes", result.bytes_sent},
+                        {"total_ms", result.total.count()},
+                        {"downtime_ms", result.downtime.count()},
                         {"round", result.rounds}};
   switch (result.outcome) {
     case live::SourceOutcome::migrated:
@@ -191,8 +194,9 @@ void MigrationController::run(Request req) {
       break;
     case live::SourceOutcome::commit_unknown:
       end["status"] = "failed";
-      end["error"] = result.error + " (commit unacknowledged: the guest stays paused here; resume it only if the "
-                                    "destination is not running it)";
+      end["error"] = result.error +
+                     " (commit unacknowledged: the guest stays paused here; resume it only if the "
+                     "destination is not running it)";
       std::fprintf(stderr, "wren: migration to %s: %s\n", req.uri.c_str(), end["error"].get<std::string>().c_str());
       break;
   }

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "migrate/live/vm_config.h"
 #include "hypervisor/event_loop.h"
+#include "migrate/live/vm_config.h"
 #include "vmm/migration/snapshot_io.h"
 
 namespace wren {

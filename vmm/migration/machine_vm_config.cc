@@ -1,7 +1,7 @@
 #include <cstdio>
 
-#include "vmm/migration/machine_vm_config.h"
 #include "vmm/cli/run_config.h"
+#include "vmm/migration/machine_vm_config.h"
 
 namespace wren {
 

@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "migrate/kinds.h"
-#include "migrate/snapshot.h"
 #include "hypervisor/vcpu_state.h"
 #include "hypervisor/vm_state.h"
+#include "migrate/kinds.h"
+#include "migrate/snapshot.h"
 #include "vmm/machine/pci_devices.h"
 #include "vmm/machine/platform_devices.h"
 
@@ -31,8 +31,8 @@ uint64_t ram_bytes(const migrate::GuestMemoryLayout& layout) {
 std::vector<migrate::Payload> capture_machine_payloads(const SnapshotParts& parts) {
   std::vector<migrate::Payload> out;
   // The MSR list is probed once and shared by every vCPU.
-  const auto msr_indices = parts.vcpus.empty() ? std::vector<uint32_t>{}
-                                               : saveable_msr_indices(parts.vcpus.front(), parts.kvm);
+  const auto msr_indices =
+      parts.vcpus.empty() ? std::vector<uint32_t>{} : saveable_msr_indices(parts.vcpus.front(), parts.kvm);
   for (size_t i = 0; i < parts.vcpus.size(); ++i)
     out.push_back(migrate::make_payload(migrate::kinds::kVcpu, migrate::kinds::vcpu_instance(static_cast<uint32_t>(i)),
                                         capture_vcpu_state(parts.vcpus[i], parts.kvm, msr_indices)));

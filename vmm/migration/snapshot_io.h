@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "migrate/guest_pages.h"
-#include "migrate/payload.h"
 #include "hypervisor/guest_memory.h"
 #include "hypervisor/kvm.h"
+#include "migrate/guest_pages.h"
+#include "migrate/payload.h"
 
 namespace wren {
 namespace migrate {

@@ -36,10 +36,10 @@ TEST(GuestMemory, ReadWriteRoundTrip) {
 TEST(GuestMemory, RefusesEveryOutOfRangeAccess) {
   auto mem = two_regions();
   std::array<uint8_t, 8> buf{};
-  EXPECT_FALSE(mem.read(4 * kPage, buf));                 // in the gap
-  EXPECT_FALSE(mem.read(4 * kPage - 4, buf));             // straddles into the gap
-  EXPECT_FALSE(mem.read(0x10000 + 2 * kPage - 4, buf));   // runs off the end
-  EXPECT_FALSE(mem.read(0x10000 + 2 * kPage, buf));       // just past the end
+  EXPECT_FALSE(mem.read(4 * kPage, buf));                                  // in the gap
+  EXPECT_FALSE(mem.read(4 * kPage - 4, buf));                              // straddles into the gap
+  EXPECT_FALSE(mem.read(0x10000 + 2 * kPage - 4, buf));                    // runs off the end
+  EXPECT_FALSE(mem.read(0x10000 + 2 * kPage, buf));                        // just past the end
   EXPECT_FALSE(mem.write(std::numeric_limits<uint64_t>::max() - 3, buf));  // address overflow
   EXPECT_FALSE(mem.read(std::numeric_limits<uint64_t>::max(), buf));
   EXPECT_FALSE(mem.contains(8, std::numeric_limits<uint64_t>::max()));
@@ -104,7 +104,7 @@ TEST(GuestMemoryAllZero, ChecksInPlaceAcrossRegionsAndRefusesOutsideRam) {
   ASSERT_TRUE(mem.write_obj<uint8_t>(0x10000 + 64, 1));  // past the first 64-byte block
   EXPECT_EQ(mem.all_zero(0x10000, 64), std::optional<bool>(true));
   EXPECT_EQ(mem.all_zero(0x10000, 65), std::optional<bool>(false));
-  EXPECT_EQ(mem.all_zero(kPage, 2 * kPage), std::nullopt);  // runs into the gap
+  EXPECT_EQ(mem.all_zero(kPage, 2 * kPage), std::nullopt);     // runs into the gap
   EXPECT_EQ(mem.all_zero(UINT64_MAX - 10, 20), std::nullopt);  // wraps
 }
 

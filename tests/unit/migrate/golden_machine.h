@@ -17,7 +17,8 @@ inline NetDevice::State net_device() {
 }
 
 inline std::vector<Payload> payloads() {
-  std::vector<Payload> p{make_payload(kinds::kVcpu, "cpu0", golden::vcpu()), make_payload(kinds::kVm, "vm", golden::vm()),
+  std::vector<Payload> p{make_payload(kinds::kVcpu, "cpu0", golden::vcpu()),
+                         make_payload(kinds::kVm, "vm", golden::vm()),
                          make_payload(kinds::kUart, "com1", golden::uart()),
                          make_payload(kinds::kVirtioPci, "net0", golden::virtio_pci())};
   for (auto& x : kinds::net_device_payloads("net0", net_device())) p.push_back(std::move(x));

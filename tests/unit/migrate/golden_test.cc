@@ -104,7 +104,8 @@ TEST(Golden, RxFilterV1ImportsWithVlanFilteringDerived) {
   EXPECT_EQ(*filter, golden::rx_filter());
   EXPECT_TRUE(filter->vlan_filtering);
   // The v1 file is shorter: it has no vlan_filtering byte.
-  EXPECT_EQ(payloads->front().bytes.size() + 1, make_payload(kinds::kRxFilter, "net0", golden::rx_filter(), 2).bytes.size());
+  EXPECT_EQ(payloads->front().bytes.size() + 1,
+            make_payload(kinds::kRxFilter, "net0", golden::rx_filter(), 2).bytes.size());
 }
 
 }  // namespace

@@ -87,7 +87,13 @@ TEST(GuestPages, RefusesDataPageOutsideRam) {
   GuestMemory dst = make_memory();
   const std::vector<uint8_t> page(kPageSize, 1);
   for (uint64_t gpa : {64 * kPageSize, kHigh + 16 * kPageSize, ~uint64_t{0} - kPageSize + 1}) {
-    auto bytes = handmade([&](ByteSink& s) { put_u8(s, kPageTagData); put_u64(s, gpa); s.write(page); }, 1, 0);
+    auto bytes = handmade(
+        [&](ByteSink& s) {
+          put_u8(s, kPageTagData);
+          put_u64(s, gpa);
+          s.write(page);
+        },
+        1, 0);
     auto r = load(bytes, dst);
     ASSERT_FALSE(r.ok()) << gpa;
     EXPECT_NE(r.error().find("is not guest RAM"), std::string::npos) << r.error();
@@ -96,7 +102,13 @@ TEST(GuestPages, RefusesDataPageOutsideRam) {
 
 TEST(GuestPages, RefusesUnalignedPage) {
   GuestMemory dst = make_memory();
-  auto bytes = handmade([&](ByteSink& s) { put_u8(s, kPageTagData); put_u64(s, 8); s.write(std::vector<uint8_t>(kPageSize)); }, 1, 0);
+  auto bytes = handmade(
+      [&](ByteSink& s) {
+        put_u8(s, kPageTagData);
+        put_u64(s, 8);
+        s.write(std::vector<uint8_t>(kPageSize));
+      },
+      1, 0);
   auto r = load(bytes, dst);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("unaligned"), std::string::npos);
@@ -105,7 +117,13 @@ TEST(GuestPages, RefusesUnalignedPage) {
 TEST(GuestPages, RefusesBadZeroRuns) {
   GuestMemory dst = make_memory();
   auto run = [&](uint64_t gpa, uint64_t count) {
-    return handmade([&](ByteSink& s) { put_u8(s, kPageTagZero); put_u64(s, gpa); put_u64(s, count); }, 0, count);
+    return handmade(
+        [&](ByteSink& s) {
+          put_u8(s, kPageTagZero);
+          put_u64(s, gpa);
+          put_u64(s, count);
+        },
+        0, count);
   };
   EXPECT_FALSE(load(run(0, 0), dst).ok());                        // empty run
   EXPECT_FALSE(load(run(0, 65), dst).ok());                       // past the end of the region
@@ -123,15 +141,25 @@ TEST(GuestPages, PageLimitIsCheckedBeforeMemoryIsTouched) {
     return read_page_batch(source, dst, max_pages);
   };
   // A zero run over the limit, even one that would clear a page first.
-  auto run = handmade([](ByteSink& s) { put_u8(s, kPageTagZero); put_u64(s, 0); put_u64(s, 32); }, 0, 32);
+  auto run = handmade(
+      [](ByteSink& s) {
+        put_u8(s, kPageTagZero);
+        put_u64(s, 0);
+        put_u64(s, 32);
+      },
+      0, 32);
   EXPECT_EQ(limited(run, 16).error(), "guest memory stream: more than 16 pages");
   EXPECT_TRUE(limited(run, 32).ok());
   put(dst, 20 * kPageSize, 0x77);
   // The limit counts data and zero pages together.
   auto mixed = handmade(
       [](ByteSink& s) {
-        put_u8(s, kPageTagZero); put_u64(s, 0); put_u64(s, 3);
-        put_u8(s, kPageTagData); put_u64(s, 20 * kPageSize); s.write(std::vector<uint8_t>(kPageSize, 0x55));
+        put_u8(s, kPageTagZero);
+        put_u64(s, 0);
+        put_u64(s, 3);
+        put_u8(s, kPageTagData);
+        put_u64(s, 20 * kPageSize);
+        s.write(std::vector<uint8_t>(kPageSize, 0x55));
       },
       1, 3);
   EXPECT_EQ(limited(mixed, 3).error(), "guest memory stream: more than 3 pages");
@@ -140,17 +168,35 @@ TEST(GuestPages, PageLimitIsCheckedBeforeMemoryIsTouched) {
   EXPECT_EQ(page[0], 0x77);  // the data page past the limit was not written
   EXPECT_TRUE(limited(mixed, 4).ok());
   // Without a limit, guest RAM is the limit.
-  EXPECT_EQ(load(handmade([](ByteSink& s) { put_u8(s, kPageTagZero); put_u64(s, kHigh); put_u64(s, 81); }, 0, 81), dst)
+  EXPECT_EQ(load(handmade(
+                     [](ByteSink& s) {
+                       put_u8(s, kPageTagZero);
+                       put_u64(s, kHigh);
+                       put_u64(s, 81);
+                     },
+                     0, 81),
+                 dst)
                 .error(),
             "guest memory stream: more than 80 pages");
 }
 
 TEST(GuestPages, RefusesUnknownTagCountsAndChecksum) {
   GuestMemory dst = make_memory();
-  auto unknown = handmade([](ByteSink& s) { put_u8(s, 7); put_u64(s, 0); }, 0, 0);
+  auto unknown = handmade(
+      [](ByteSink& s) {
+        put_u8(s, 7);
+        put_u64(s, 0);
+      },
+      0, 0);
   EXPECT_NE(load(unknown, dst).error().find("unknown record tag 7"), std::string::npos);
 
-  auto counts = handmade([](ByteSink& s) { put_u8(s, kPageTagZero); put_u64(s, 0); put_u64(s, 2); }, 0, 3);
+  auto counts = handmade(
+      [](ByteSink& s) {
+        put_u8(s, kPageTagZero);
+        put_u64(s, 0);
+        put_u64(s, 2);
+      },
+      0, 3);
   EXPECT_NE(load(counts, dst).error().find("page counts"), std::string::npos);
 
   GuestMemory src = make_memory();

@@ -17,7 +17,9 @@ void expect_import_refused(std::vector<Payload> payloads, const std::string& fra
   EXPECT_NE(import.error().find(fragment), std::string::npos) << import.error();
 }
 
-Payload filter_payload(uint32_t version = 2) { return make_payload(kinds::kRxFilter, "net0", golden::rx_filter(), version); }
+Payload filter_payload(uint32_t version = 2) {
+  return make_payload(kinds::kRxFilter, "net0", golden::rx_filter(), version);
+}
 
 // Byte offset of the flags word in an rx-filter payload: right after the MAC (u64).
 constexpr size_t kFlagsOffset = 8;
@@ -61,7 +63,8 @@ TEST(ImportRules, UnknownVersion) {
 }
 
 TEST(ImportRules, UnknownKind) {
-  expect_import_refused({Payload{"virtio-blk/device", 1, "blk0", {}}}, "virtio-blk/device v1 (blk0): unknown payload kind");
+  expect_import_refused({Payload{"virtio-blk/device", 1, "blk0", {}}},
+                        "virtio-blk/device v1 (blk0): unknown payload kind");
 }
 
 TEST(ImportRules, NotFullyConsumed) {
@@ -225,9 +228,12 @@ TEST(ImportRules, ContextChecksNameThePayload) {
   ASSERT_FALSE(taken.ok());
   EXPECT_NE(taken.error().find("queue 0"), std::string::npos);
   // And all good.
-  EXPECT_TRUE(import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
-                       return check_transport(v.transport, ~uint64_t{0}, sizes, big);
-                     }).ok());
+  EXPECT_TRUE(import
+                  ->take(kinds::kVirtioPci, "net0",
+                         [&](const VirtioPciDevice::State& v) {
+                           return check_transport(v.transport, ~uint64_t{0}, sizes, big);
+                         })
+                  .ok());
 }
 
 TEST(ImportRules, VcpuStateCheckedAgainstThisKvm) {

@@ -168,13 +168,16 @@ TEST(TcpAddress, ClearErrors) {
   EXPECT_EQ(error("tcp::4444"), "'tcp::4444': missing host (expected tcp:HOST:PORT)");
   EXPECT_EQ(error("tcp::4444", true),
             "'tcp::4444': missing address (0.0.0.0 listens on every IPv4 address) (expected tcp:HOST:PORT)");
-  EXPECT_EQ(error("tcp:::1:4444"), "'tcp:::1:4444': an IPv6 address goes in brackets, e.g. tcp:[::1]:4444 "
-                                   "(expected tcp:HOST:PORT)");
+  EXPECT_EQ(error("tcp:::1:4444"),
+            "'tcp:::1:4444': an IPv6 address goes in brackets, e.g. tcp:[::1]:4444 "
+            "(expected tcp:HOST:PORT)");
   EXPECT_EQ(error("tcp:[::1:4444"), "'tcp:[::1:4444': missing ']' after the IPv6 address (expected tcp:HOST:PORT)");
   EXPECT_EQ(error("tcp:host:0"), "'tcp:host:0': port '0' is not a number 1..65535 (expected tcp:HOST:PORT)");
-  EXPECT_EQ(error("tcp:host:65536"), "'tcp:host:65536': port '65536' is not a number 1..65535 (expected tcp:HOST:PORT)");
+  EXPECT_EQ(error("tcp:host:65536"),
+            "'tcp:host:65536': port '65536' is not a number 1..65535 (expected tcp:HOST:PORT)");
   EXPECT_EQ(error("tcp:host:44x"), "'tcp:host:44x': port '44x' is not a number 1..65535 (expected tcp:HOST:PORT)");
-  EXPECT_EQ(error("tcp:host:0044444"), "'tcp:host:0044444': port '0044444' is not a number 1..65535 (expected tcp:HOST:PORT)");
+  EXPECT_EQ(error("tcp:host:0044444"),
+            "'tcp:host:0044444': port '0044444' is not a number 1..65535 (expected tcp:HOST:PORT)");
   EXPECT_EQ(error("tcp:ho st:1"), "'tcp:ho st:1': bad host 'ho st' (expected tcp:HOST:PORT)");
 }
 
@@ -236,7 +239,7 @@ TEST(TcpChannel, SilentPeerTimesOut) {
 
 TEST(TcpChannel, SenderStallsIntoATimeout) {
   const Connected link = connect_on_loopback(milliseconds{200});
-  const auto& c = link.client;  // a reference, not a binding: lambdas capture it
+  const auto& c = link.client;        // a reference, not a binding: lambdas capture it
   const auto data = bytes(64 << 20);  // far more than socket buffers hold
   EXPECT_TRUE(error_of<ChannelTimeout>([&] { c->send(data); }).starts_with("no progress sending to 127.0.0.1:"));
 }
@@ -264,7 +267,9 @@ TEST(TcpChannel, ConnectRefused) {
     port = gone.port();
   }
   const std::string where = "127.0.0.1:" + std::to_string(port);
-  EXPECT_EQ(error_of<ChannelError>([&] { (void)TcpChannel::connect({"127.0.0.1", port}); }),
+  EXPECT_EQ(error_of<ChannelError>([&] {
+              (void)TcpChannel::connect({"127.0.0.1", port});
+            }),
             "cannot connect to " + where + ": Connection refused");
 }
 
@@ -337,7 +342,8 @@ TEST(TcpMigration, DestinationRejectMidStreamIsReported) {
   to.set_config(from.config_value());        // ... though it claims the same
   const auto [result, incoming] = migrate_over_tcp(from, to);
   EXPECT_EQ(result.outcome, SourceOutcome::failed);
-  EXPECT_TRUE(result.error.starts_with("destination refused: Pages message: guest memory stream: page")) << result.error;
+  EXPECT_TRUE(result.error.starts_with("destination refused: Pages message: guest memory stream: page"))
+      << result.error;
   EXPECT_TRUE(from.running());
   EXPECT_FALSE(incoming.committed);
 }

@@ -23,8 +23,9 @@ inline VmConfig test_config(uint64_t memory_bytes) {
   c.memory_bytes = memory_bytes;
   c.vcpus = 1;
   c.cpu_model = "baseline";
-  c.devices.push_back({"virtio-net", "net0", {{"features", "0x130af8023"}, {"queues", "1"}, {"transport", "modern"},
-                                              {"mac-change", "on"}}});
+  c.devices.push_back({"virtio-net",
+                       "net0",
+                       {{"features", "0x130af8023"}, {"queues", "1"}, {"transport", "modern"}, {"mac-change", "on"}}});
   c.devices.push_back({"uart16550", "com1", {}});
   return c;
 }

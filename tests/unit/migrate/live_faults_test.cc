@@ -55,8 +55,8 @@ const Transcript& transcript() {
 TEST(LiveFaults, TranscriptHasEveryPhase) {
   using enum MessageType;
   const auto& t = transcript();
-  const std::vector<MessageType> want_sent{hello, config, pages, round_end, pages, round_end, pages, round_end,
-                                           pages, round_end, state, state_end, commit};
+  const std::vector<MessageType> want_sent{hello,     config, pages,     round_end, pages,     round_end, pages,
+                                           round_end, pages,  round_end, state,     state_end, commit};
   EXPECT_EQ(types_of(t.to_destination), want_sent);
   EXPECT_EQ(types_of(t.to_source), (std::vector<MessageType>{welcome, config_ok, ready, commit_ack}));
 }
@@ -81,7 +81,8 @@ TEST(LiveFaults, ResetInTheMiddleOfEveryFrame) {
     const auto& frames = to_destination ? transcript().to_destination : transcript().to_source;
     for (size_t i = 0; i < frames.size(); ++i) {
       const MessageType type = frames[i].type;
-      SCOPED_TRACE((to_destination ? "to destination, " : "to source, ") + message_name(type) + " #" + std::to_string(i));
+      SCOPED_TRACE((to_destination ? "to destination, " : "to source, ") + message_name(type) + " #" +
+                   std::to_string(i));
       FakeSourceVm from;
       FakeDestinationVm to;
       const Outcome out = migrate_with_reset({to_destination, i}, from, to);
@@ -178,10 +179,10 @@ TEST(LiveFaults, CorruptedFrameIsRefusedWithTheReason) {
   };
   const FrameAt& round1 = frames.at(2);
   const FrameAt& round2 = frames.at(4);
-  for (const Case& c : {Case{round1.offset + 100, "Pages frame: checksum mismatch"},
-                        Case{round2.offset, "unknown message type 0xfa"},
-                        Case{round1.offset + round1.size - 1, "Pages frame: checksum mismatch"},
-                        Case{frames.at(1).offset + 7, "Config frame: checksum mismatch"}}) {
+  for (const Case& c :
+       {Case{round1.offset + 100, "Pages frame: checksum mismatch"}, Case{round2.offset, "unknown message type 0xfa"},
+        Case{round1.offset + round1.size - 1, "Pages frame: checksum mismatch"},
+        Case{frames.at(1).offset + 7, "Config frame: checksum mismatch"}}) {
     SCOPED_TRACE(c.reason);
     Scenario setup = deterministic();
     setup.link.to_second.corrupt_at = c.offset;

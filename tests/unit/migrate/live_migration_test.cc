@@ -53,10 +53,10 @@ TEST(LiveMigration, CopiesMemoryDirtiedDuringPrecopyAndPayloads) {
   std::vector<SourcePhase> phases;
   for (const auto& p : progress)
     if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
-  EXPECT_EQ(phases, (std::vector<SourcePhase>{SourcePhase::negotiating, SourcePhase::checking_config,
-                                              SourcePhase::precopy, SourcePhase::stop_and_copy,
-                                              SourcePhase::sending_state, SourcePhase::waiting_ready,
-                                              SourcePhase::committing, SourcePhase::done}));
+  EXPECT_EQ(phases,
+            (std::vector<SourcePhase>{SourcePhase::negotiating, SourcePhase::checking_config, SourcePhase::precopy,
+                                      SourcePhase::stop_and_copy, SourcePhase::sending_state,
+                                      SourcePhase::waiting_ready, SourcePhase::committing, SourcePhase::done}));
   // Each pre-copy round after the first re-sends what the guest wrote (3 pages).
   EXPECT_EQ(progress[2].round_pages, from.guest_memory().total_bytes() / kPageSize);
   EXPECT_EQ(progress[3].round_pages, 3u);
@@ -104,7 +104,8 @@ TEST(LiveMigration, ConvergesWhenTheRestFitsTheDowntimeBudget) {
   FakeSourceVm from(small_layout(512));
   FakeDestinationVm to(small_layout(512));
   from.on_take = [&](int take) {
-    for (uint64_t i = 0; i < (256u >> take); ++i) write_page(from.guest_memory(), 100 + i, static_cast<uint8_t>(take + 1));
+    for (uint64_t i = 0; i < (256u >> take); ++i)
+      write_page(from.guest_memory(), 100 + i, static_cast<uint8_t>(take + 1));
   };
   Scenario setup;
   setup.source.downtime = milliseconds{10};
@@ -225,26 +226,31 @@ TEST_P(LiveConfigMismatch, RefusedBeforeAnyPage) {
 
 INSTANTIATE_TEST_SUITE_P(
     Each, LiveConfigMismatch,
-    ::testing::Values(
-        ConfigCase{"Memory", [](VmConfig& c) { c.memory_bytes *= 2; }, "memory: source 320 KiB, destination 640 KiB"},
-        ConfigCase{"Vcpus", [](VmConfig& c) { c.vcpus = 2; }, "vCPUs: source 1, destination 2"},
-        ConfigCase{"CpuModel", [](VmConfig& c) { c.cpu_model = "host"; },
-                   "CPU model: source 'baseline', destination 'host'"},
-        ConfigCase{"NicQueues", [](VmConfig& c) { c.devices[0].params["queues"] = "2"; },
-                   "device net0 (virtio-net) queues: source '1', destination '2'"},
-        ConfigCase{"NicFeatureParam", [](VmConfig& c) { c.devices[0].params.erase("mac-change"); },
-                   "device net0 (virtio-net) mac-change: source 'on', destination does not have it"},
-        ConfigCase{"MissingDevice", [](VmConfig& c) { c.devices.pop_back(); },
-                   "device com1: source has it (uart16550), destination does not"},
-        ConfigCase{"ExtraDevice", [](VmConfig& c) { c.devices.push_back({"virtio-net", "net1", {}}); },
-                   "device net1: source does not have it, destination has it (virtio-net)"}),
+    ::testing::Values(ConfigCase{"Memory", [](VmConfig& c) { c.memory_bytes *= 2; },
+                                 "memory: source 320 KiB, destination 640 KiB"},
+                      ConfigCase{"Vcpus", [](VmConfig& c) { c.vcpus = 2; }, "vCPUs: source 1, destination 2"},
+                      ConfigCase{"CpuModel", [](VmConfig& c) { c.cpu_model = "host"; },
+                                 "CPU model: source 'baseline', destination 'host'"},
+                      ConfigCase{"NicQueues", [](VmConfig& c) { c.devices[0].params["queues"] = "2"; },
+                                 "device net0 (virtio-net) queues: source '1', destination '2'"},
+                      ConfigCase{"NicFeatureParam", [](VmConfig& c) { c.devices[0].params.erase("mac-change"); },
+                                 "device net0 (virtio-net) mac-change: source 'on', destination does not have it"},
+                      ConfigCase{"MissingDevice", [](VmConfig& c) { c.devices.pop_back(); },
+                                 "device com1: source has it (uart16550), destination does not"},
+                      ConfigCase{"ExtraDevice",
+                                 [](VmConfig& c) {
+                                   c.devices.push_back({"virtio-net", "net1", {}});
+                                 },
+                                 "device net1: source does not have it, destination has it (virtio-net)"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(LiveMigration, DestinationRejectingAPayloadKeepsTheSourceRunning) {
   FakeSourceVm from;
   FakeDestinationVm to;
   busy_guest(from);
-  to.restore_hook = [](Import&) -> Status { return Failure{"virtio-net/device v1 (net0): queue 0 size 512 exceeds 256"}; };
+  to.restore_hook = [](Import&) -> Status {
+    return Failure{"virtio-net/device v1 (net0): queue 0 size 512 exceeds 256"};
+  };
   const Outcome out = migrate(from, to, fixed_rounds(2));
   expect_source_intact(from, out.source);
   EXPECT_EQ(from.pauses, 1);  // refused after stop-and-copy: resumed

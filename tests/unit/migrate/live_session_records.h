@@ -209,7 +209,8 @@ inline std::optional<std::string> broken_invariant(const SessionOutcome& s) {
   if (r.committed) {
     if (!s.sent_commit) return "committed without a Commit";
     if (s.restores != 1 || !s.took_everything) return "committed without restoring every payload";
-    if (r.version != kProtocolV1 && r.version != kProtocolV2) return "committed on version " + std::to_string(r.version);
+    if (r.version != kProtocolV1 && r.version != kProtocolV2)
+      return "committed on version " + std::to_string(r.version);
     if (s.replies.empty() || s.replies.back().type != MessageType::commit_ack) return "committed without CommitAck";
   }
   for (size_t i = 0; i < s.replies.size(); ++i) {

@@ -41,7 +41,8 @@ TEST(LiveSessionRecords, TypeIsTheLowNibbleAndTheLastLengthIsClamped) {
   const auto parsed = parse_session_records(input);
   ASSERT_EQ(parsed.size(), 2u);
   EXPECT_EQ(parsed[0].type, MessageType::hello);
-  EXPECT_EQ(std::vector<uint8_t>(parsed[0].payload.begin(), parsed[0].payload.end()), (std::vector<uint8_t>{'a', 'b', 'c'}));
+  EXPECT_EQ(std::vector<uint8_t>(parsed[0].payload.begin(), parsed[0].payload.end()),
+            (std::vector<uint8_t>{'a', 'b', 'c'}));
   EXPECT_EQ(static_cast<int>(parsed[1].type), 14);
   EXPECT_EQ(parsed[1].payload.size(), 2u);
   // A record cut inside its length field still counts, with what is there.
@@ -146,8 +147,7 @@ TEST(LiveDestinationProtocol, RoundsAreCheckedAndEndBeforeTheState) {
             "RoundEnd 1 announces 3 pages; round 1 carried 2");
   EXPECT_EQ(refused({{MessageType::round_end, encode_round_end({2, 0})}, {MessageType::pages, zero_run_pages(2, 1)}}),
             "Pages of round 2 after round 2");
-  EXPECT_EQ(refused({{MessageType::pages, zero_run_pages(1, 1)}, {MessageType::state, {1}}}),
-            "State before RoundEnd");
+  EXPECT_EQ(refused({{MessageType::pages, zero_run_pages(1, 1)}, {MessageType::state, {1}}}), "State before RoundEnd");
   // An empty State chunk still starts the state section.
   EXPECT_EQ(refused({{MessageType::round_end, encode_round_end({1, 0})},
                      {MessageType::state, {}},
@@ -223,8 +223,8 @@ TEST(LiveDestinationSeeds, GeneratedSessionsCommitThroughTheFuzzInput) {
     expect_seed_outcome(name, run_destination_session(bytes));
     if (regenerate) {
       std::filesystem::create_directories(kSeedDir);
-      std::ofstream(kSeedDir / name, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                              static_cast<std::streamsize>(bytes.size()));
+      std::ofstream(kSeedDir / name, std::ios::binary)
+          .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     }
   }
   EXPECT_EQ(run_destination_session(seeds.at("commit-v1")).result.version, kProtocolV1);

@@ -3,18 +3,18 @@
 // bandwidth estimate that decides when to stop the guest.
 #include <gtest/gtest.h>
 
+#include "live_fakes.h"
 #include "migrate/live/bandwidth.h"
 #include "migrate/live/frame.h"
 #include "migrate/live/memory_channel.h"
 #include "migrate/live/messages.h"
 #include "migrate/live/vm_config.h"
-#include "live_fakes.h"
 
 namespace wren::migrate::live {
 namespace {
 
-using testing::error_of;
 using std::chrono::milliseconds;
+using testing::error_of;
 
 std::vector<uint8_t> frame_bytes(MessageType type, std::vector<uint8_t> payload) {
   MemoryChannelOptions options;

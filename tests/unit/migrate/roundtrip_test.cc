@@ -77,11 +77,13 @@ TEST(RoundTrip, CmosRtc) {
 
 TEST(RoundTrip, AcpiPm) {
   uint64_t now = 0;
-  AcpiPm pm(nullptr, [] {}, [&] { return now; });
+  AcpiPm pm(
+      nullptr, [] {}, [&] { return now; });
   const uint8_t enable[] = {0x00, 0x01};  // PWRBTN_EN
   pm.write(2, enable);
   const auto saved = pm.save();
-  AcpiPm fresh(nullptr, [] {}, [&] { return now; });
+  AcpiPm fresh(
+      nullptr, [] {}, [&] { return now; });
   ASSERT_TRUE(fresh.restore(through_stream(kinds::kAcpiPm, saved)));
   EXPECT_TRUE(same(fresh.save(), saved));
 }

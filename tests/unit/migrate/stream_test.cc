@@ -56,7 +56,8 @@ TEST(Stream, RoundTrip) {
 TEST(Stream, ChecksumsCoverWhatTheFormatSays) {
   const auto bytes = encode_state_section(sample());
   auto u32_at = [&](size_t at) {
-    return uint32_t{bytes[at]} | uint32_t{bytes[at + 1]} << 8 | uint32_t{bytes[at + 2]} << 16 | uint32_t{bytes[at + 3]} << 24;
+    return uint32_t{bytes[at]} | uint32_t{bytes[at + 1]} << 8 | uint32_t{bytes[at + 2]} << 16 |
+           uint32_t{bytes[at + 3]} << 24;
   };
   // The header: magic, format, count, 3 entries of (len+kind, len+instance, version, length).
   size_t header = 16;
@@ -78,9 +79,7 @@ TEST(Stream, BadMagic) {
   expect_refused(bytes, "bad magic");
 }
 
-TEST(Stream, UnknownFormatVersion) {
-  expect_refused(handmade(2, 0, {}, {}, {}), "format version 2");
-}
+TEST(Stream, UnknownFormatVersion) { expect_refused(handmade(2, 0, {}, {}, {}), "format version 2"); }
 
 TEST(Stream, HeaderChecksum) {
   auto bytes = encode_state_section(sample());

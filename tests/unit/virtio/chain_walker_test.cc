@@ -37,7 +37,8 @@ TEST_F(ChainTest, DirectChainSplitsReadableAndWritable) {
   const auto a = pattern(10, 0), b = pattern(6, 100);
   const uint64_t ga = drv.put_bytes(a), gb = drv.put_bytes(b);
   const uint64_t w1 = drv.alloc(4), w2 = drv.alloc(8);
-  const uint16_t head = drv.add_chain(std::vector<FakeBuffer>{{ga, 10, false}, {gb, 6, false}, {w1, 4, true}, {w2, 8, true}});
+  const uint16_t head =
+      drv.add_chain(std::vector<FakeBuffer>{{ga, 10, false}, {gb, 6, false}, {w1, 4, true}, {w2, 8, true}});
 
   ChainResult r = parse(head);
   ASSERT_TRUE(r.has_chain());
@@ -321,7 +322,8 @@ TEST_F(ChainTest, WritableBeforeReadableInsideIndirectTable) {
 }
 
 TEST_F(ChainTest, ZeroLengthDescriptorsAreSkippedButStillOrdered) {
-  const uint16_t ok = drv.add_chain(std::vector<FakeBuffer>{{0x100, 4, false}, {0xdead0000, 0, false}, {0x200, 0, true}, {0x300, 4, true}});
+  const uint16_t ok = drv.add_chain(
+      std::vector<FakeBuffer>{{0x100, 4, false}, {0xdead0000, 0, false}, {0x200, 0, true}, {0x300, 4, true}});
   ChainResult r = parse(ok);
   ASSERT_TRUE(r.has_chain());
   EXPECT_EQ(r->descriptor_count(), 4u);

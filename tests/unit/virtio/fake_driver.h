@@ -27,9 +27,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "hypervisor/guest_memory.h"
 #include "virtio/queue.h"
 #include "virtio/queue_layout.h"
-#include "hypervisor/guest_memory.h"
 
 namespace wren {
 
@@ -100,7 +100,7 @@ class FakeDriver {
   uint16_t avail_idx() const;
   void set_avail_entry(uint16_t slot, uint16_t head);  // slot is taken mod size
   void set_avail_flags(uint16_t flags);                // e.g. VRING_AVAIL_F_NO_INTERRUPT
-  void set_used_event(uint16_t idx);                    // EVENT_IDX field at the end of the avail ring
+  void set_used_event(uint16_t idx);                   // EVENT_IDX field at the end of the avail ring
 
  private:
   static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
@@ -200,7 +200,8 @@ inline uint16_t FakeDriver::add_chain(std::span<const FakeBuffer> buffers) {
     split_ring::Descriptor d;
     d.addr = buffers[i].gpa;
     d.len = buffers[i].len;
-    d.flags = static_cast<uint16_t>((buffers[i].writable ? split_ring::kDescWrite : 0) | (last ? 0 : split_ring::kDescNext));
+    d.flags =
+        static_cast<uint16_t>((buffers[i].writable ? split_ring::kDescWrite : 0) | (last ? 0 : split_ring::kDescNext));
     d.next = last ? 0 : ids[i + 1];
     write_desc(ids[i], d);
   }
@@ -216,12 +217,14 @@ inline uint16_t FakeDriver::add_indirect_chain(std::span<const FakeBuffer> buffe
     split_ring::Descriptor d;
     d.addr = buffers[i].gpa;
     d.len = buffers[i].len;
-    d.flags = static_cast<uint16_t>((buffers[i].writable ? split_ring::kDescWrite : 0) | (last ? 0 : split_ring::kDescNext));
+    d.flags =
+        static_cast<uint16_t>((buffers[i].writable ? split_ring::kDescWrite : 0) | (last ? 0 : split_ring::kDescNext));
     d.next = last ? 0 : static_cast<uint16_t>(i + 1);
     put(table + i * sizeof(split_ring::Descriptor), d);
   }
   const uint16_t head = take_descriptor();
-  write_desc(head, {table, static_cast<uint32_t>(buffers.size() * sizeof(split_ring::Descriptor)), split_ring::kDescIndirect, 0});
+  write_desc(head, {table, static_cast<uint32_t>(buffers.size() * sizeof(split_ring::Descriptor)),
+                    split_ring::kDescIndirect, 0});
   in_flight_[head] = {head};
   return head;
 }
@@ -276,6 +279,8 @@ inline void FakeDriver::set_avail_entry(uint16_t slot, uint16_t head) {
   put<uint16_t>(avail_ + split_ring::avail_ring_entry(slot & (size_ - 1)), head);
 }
 inline void FakeDriver::set_avail_flags(uint16_t flags) { put<uint16_t>(avail_ + split_ring::kAvailFlags, flags); }
-inline void FakeDriver::set_used_event(uint16_t idx) { put<uint16_t>(avail_ + split_ring::avail_used_event(size_), idx); }
+inline void FakeDriver::set_used_event(uint16_t idx) {
+  put<uint16_t>(avail_ + split_ring::avail_used_event(size_), idx);
+}
 
 }  // namespace wren

@@ -164,7 +164,8 @@ TEST_F(QueueTest, AddUsedWritesElementThenIndex) {
   EXPECT_EQ(u2->len, 4u);
   EXPECT_FALSE(drv.next_used());
   const uint64_t page = drv.used_addr() / 4096;
-  EXPECT_TRUE(mem.take_dirty_bitmap(0)[page / 64] & (uint64_t{1} << (page % 64))) << "used ring write must be dirty-marked";
+  EXPECT_TRUE(mem.take_dirty_bitmap(0)[page / 64] & (uint64_t{1} << (page % 64)))
+      << "used ring write must be dirty-marked";
 }
 
 TEST_F(QueueTest, AddUsedRefusesHeadOutOfRange) {
@@ -310,20 +311,16 @@ TEST_P(EventIdxMath, MatchesVringNeedEvent) {
   EXPECT_FALSE(q.needs_notification(mem)) << "nothing new since the last check";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, EventIdxMath,
-    ::testing::Values(EventCase{0, 1, 0, true},          // driver wants the very next one
-                      EventCase{0, 1, 1, false},         // driver waits for one more
-                      EventCase{0, 3, 2, true},          // crossed inside a batch
-                      EventCase{0, 3, 3, false},         // not yet reached
-                      EventCase{10, 2, 9, false},        // already passed before this batch
-                      EventCase{65534, 3, 65534, true},  // wrap: 65534,65535,0 used
-                      EventCase{65534, 3, 65535, true},
-                      EventCase{65534, 3, 0, true},
-                      EventCase{65534, 3, 1, false},
-                      EventCase{65534, 3, 65533, false},
-                      EventCase{65535, 1, 65535, true},
-                      EventCase{65535, 1, 0, false}));
+INSTANTIATE_TEST_SUITE_P(Cases, EventIdxMath,
+                         ::testing::Values(EventCase{0, 1, 0, true},          // driver wants the very next one
+                                           EventCase{0, 1, 1, false},         // driver waits for one more
+                                           EventCase{0, 3, 2, true},          // crossed inside a batch
+                                           EventCase{0, 3, 3, false},         // not yet reached
+                                           EventCase{10, 2, 9, false},        // already passed before this batch
+                                           EventCase{65534, 3, 65534, true},  // wrap: 65534,65535,0 used
+                                           EventCase{65534, 3, 65535, true}, EventCase{65534, 3, 0, true},
+                                           EventCase{65534, 3, 1, false}, EventCase{65534, 3, 65533, false},
+                                           EventCase{65535, 1, 65535, true}, EventCase{65535, 1, 0, false}));
 
 // ---- Kick suppression (driver -> device) ----------------------------------
 

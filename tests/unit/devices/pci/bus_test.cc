@@ -6,9 +6,9 @@
 #include "devices/pci/ecam.h"
 #include "devices/pci/host_bridge.h"
 #include "devices/pci/registers.h"
-#include "unit/devices/pci/fakes.h"
 #include "hypervisor/layout.h"
 #include "hypervisor/little_endian.h"
+#include "unit/devices/pci/fakes.h"
 
 namespace wren::pci {
 namespace {
@@ -79,12 +79,12 @@ TEST_F(PciBusTest, HostBridgeAtSlotZero) {
 }
 
 TEST_F(PciBusTest, AbsentFunctionsReadAllOnes) {
-  EXPECT_EQ(cfg_read32(5, 0), 0xffffffffu);            // empty slot
-  outl(0xcf8, cf8(0, 0, 1, 0));                        // function 1 of the host bridge
+  EXPECT_EQ(cfg_read32(5, 0), 0xffffffffu);  // empty slot
+  outl(0xcf8, cf8(0, 0, 1, 0));              // function 1 of the host bridge
   EXPECT_EQ(inl(0xcfc), 0xffffffffu);
-  outl(0xcf8, cf8(1, 0, 0, 0));                        // bus 1
+  outl(0xcf8, cf8(1, 0, 0, 0));  // bus 1
   EXPECT_EQ(inl(0xcfc), 0xffffffffu);
-  outl(0xcf8, 0x00000000);                             // enable bit clear
+  outl(0xcf8, 0x00000000);  // enable bit clear
   EXPECT_EQ(inl(0xcfc), 0xffffffffu);
 }
 

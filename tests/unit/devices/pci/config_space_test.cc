@@ -53,8 +53,8 @@ TEST(PciConfigSpace, CommandHasOnlyDefinedWritableBits) {
   PciConfigSpace c(test_identity());
   const uint8_t ones[2] = {0xff, 0xff};
   c.write(kCommand, ones);
-  EXPECT_EQ(c.command(), kCommandIo | kCommandMemory | kCommandBusMaster | kCommandParity | kCommandSerr |
-                             kCommandIntxDisable);
+  EXPECT_EQ(c.command(),
+            kCommandIo | kCommandMemory | kCommandBusMaster | kCommandParity | kCommandSerr | kCommandIntxDisable);
   EXPECT_TRUE(c.memory_enabled());
   EXPECT_TRUE(c.io_enabled());
   EXPECT_TRUE(c.intx_disabled());
@@ -235,7 +235,7 @@ TEST(PciConfigSpace, RestoreBytesOnlyTakesGuestWritableBits) {
   PciConfigSpace c(test_identity());
   c.declare_bar(1, BarSpec{BarKind::kMemory32, 0x1000, false});
   std::vector<uint8_t> image(c.bytes().begin(), c.bytes().end());
-  image[0] = 0x00;                             // vendor id: read-only
+  image[0] = 0x00;                                                     // vendor id: read-only
   store_le(std::span(image).subspan(bar_register(1), 4), 0xd0000fff);  // low bits read-only
   image[kCommand] = 0x06;
   EXPECT_FALSE(c.restore_bytes(std::span(image).first(100)));

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "devices/pci/registers.h"
-#include "unit/devices/pci/fakes.h"
 #include "hypervisor/little_endian.h"
+#include "unit/devices/pci/fakes.h"
 
 namespace wren::pci {
 namespace {
@@ -57,9 +57,9 @@ class MsixTest : public ::testing::Test {
 
 TEST_F(MsixTest, CapabilityLayout) {
   EXPECT_EQ(config.read8(cap), kCapIdMsix);
-  EXPECT_EQ(config.read16(cap + 2), 3);              // table size - 1, disabled
-  EXPECT_EQ(config.read32(cap + 4), 0x0u | 1);       // table offset 0, BIR 1
-  EXPECT_EQ(config.read32(cap + 8), 0x800u | 1);     // PBA
+  EXPECT_EQ(config.read16(cap + 2), 3);           // table size - 1, disabled
+  EXPECT_EQ(config.read32(cap + 4), 0x0u | 1);    // table offset 0, BIR 1
+  EXPECT_EQ(config.read32(cap + 8), 0x800u | 1);  // PBA
   // Only enable and function mask are writable.
   const uint8_t ones[2] = {0xff, 0xff};
   config.write(cap + 2, ones);

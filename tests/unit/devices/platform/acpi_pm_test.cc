@@ -4,8 +4,8 @@
 
 #include <array>
 
-#include "unit/devices/platform/fake_irq_line.h"
 #include "hypervisor/little_endian.h"
+#include "unit/devices/platform/fake_irq_line.h"
 
 namespace wren {
 namespace {
@@ -137,7 +137,8 @@ TEST_F(AcpiPmTest, SaveRestoreContinuesTimerAndRefusesInvalid) {
 
   uint64_t other_ns = 1000 * kNsPerSecond;  // a different host clock
   FakeIrqLine sci2;
-  AcpiPm other(&sci2, [] {}, [&] { return other_ns; });
+  AcpiPm other(
+      &sci2, [] {}, [&] { return other_ns; });
   ASSERT_TRUE(other.restore(s));
   EXPECT_EQ(sci2.levels(), std::vector<bool>{true});
   auto s2 = other.save();

@@ -64,9 +64,9 @@ TEST_F(CmosTest, TimeInBinary) {
 }
 
 TEST_F(CmosTest, TwelveHourModeSetsPmBit) {
-  put(0x0b, 0x00);  // BCD, 12h
+  put(0x0b, 0x00);                    // BCD, 12h
   EXPECT_EQ(get(0x04), 0x80 | 0x01);  // 1 PM
-  put(0x0b, 0x04);  // binary, 12h
+  put(0x0b, 0x04);                    // binary, 12h
   EXPECT_EQ(get(0x04), 0x80 | 1);
   now = kThursday - 13 * 3600;  // 00:45 -> 12 AM
   EXPECT_EQ(get(0x04), 12);
@@ -175,10 +175,10 @@ TEST_P(CmosMemoryTest, MemorySizeRegisters) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, CmosMemoryTest,
-                         ::testing::Values(MemCase{256 * kMiB, 0, 0xffff, 0x0f00, 0},        // 256 MiB
-                                           MemCase{3 * kGiB, 0, 0xffff, 0xbf00, 0},          // 3 GiB
+                         ::testing::Values(MemCase{256 * kMiB, 0, 0xffff, 0x0f00, 0},              // 256 MiB
+                                           MemCase{3 * kGiB, 0, 0xffff, 0xbf00, 0},                // 3 GiB
                                            MemCase{3 * kGiB, 5 * kGiB, 0xffff, 0xbf00, 0x014000},  // 8 GiB
-                                           MemCase{8 * kMiB, 0, 7 * 1024, 0, 0}));           // tiny
+                                           MemCase{8 * kMiB, 0, 7 * 1024, 0, 0}));                 // tiny
 
 TEST_F(CmosTest, ChecksumCoversBytes10To2d) {
   uint16_t sum = 0;

@@ -255,9 +255,7 @@ TEST_F(FwCfgTest, DmaUsesBothAddressHalvesAndResetsThemAfterEachTransfer) {
   EXPECT_EQ(guest(kTarget, 4), bytes("high"));
 }
 
-TEST_F(FwCfgTest, DmaWithoutAnOperationOnlyClearsControl) {
-  EXPECT_EQ(dma(0, 16, kTarget), 0u);
-}
+TEST_F(FwCfgTest, DmaWithoutAnOperationOnlyClearsControl) { EXPECT_EQ(dma(0, 16, kTarget), 0u); }
 
 }  // namespace
 }  // namespace wren

@@ -69,8 +69,8 @@ TEST_F(PcTestdevTest, FlushPageTakesAWholeAddressAndLeavesTheRegister) {
   outl(0xe0, 0x12345678);
   outl(0xe4, 0x00101000);
   EXPECT_EQ(flushed, std::vector<uint64_t>{0x00101000});
-  outb(0xe4, 0x20);                                              // not a whole address
-  EXPECT_TRUE(bus.write(0xe6, std::array<uint8_t, 2>{1, 2}));    // nor this
+  outb(0xe4, 0x20);                                            // not a whole address
+  EXPECT_TRUE(bus.write(0xe6, std::array<uint8_t, 2>{1, 2}));  // nor this
   EXPECT_EQ(flushed.size(), 1u);
   EXPECT_EQ(inl(0xe4), 0u);
   EXPECT_EQ(inl(0xe0), 0x12345678u);

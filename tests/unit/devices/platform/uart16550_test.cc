@@ -16,8 +16,8 @@ namespace {
 using testing::FakeIrqLine;
 
 // Register offsets as a driver sees them.
-constexpr uint64_t kRbr = 0, kThr = 0, kDll = 0, kIer = 1, kDlm = 1, kIir = 2, kFcr = 2, kLcr = 3, kMcr = 4,
-                   kLsr = 5, kMsr = 6, kScr = 7;
+constexpr uint64_t kRbr = 0, kThr = 0, kDll = 0, kIer = 1, kDlm = 1, kIir = 2, kFcr = 2, kLcr = 3, kMcr = 4, kLsr = 5,
+                   kMsr = 6, kScr = 7;
 
 class UartTest : public ::testing::Test {
  protected:
@@ -81,27 +81,27 @@ TEST_F(UartTest, IerKeepsOnlyLowNibble) {
 TEST_F(UartTest, OutputGoesToSink) {
   for (char c : std::string("hi\n")) outb(kThr, static_cast<uint8_t>(c));
   EXPECT_EQ(out, (std::vector<uint8_t>{'h', 'i', '\n'}));
-  EXPECT_EQ(in(kLsr) & 0x60, 0x60);  // THRE|TEMT right after a write
+  EXPECT_EQ(in(kLsr)&0x60, 0x60);  // THRE|TEMT right after a write
 }
 
 TEST_F(UartTest, InputSetsDataReadyAndIsReadInOrder) {
   push({'a', 'b'});
   EXPECT_EQ(in(kLsr), 0x61);
   EXPECT_EQ(in(kRbr), 'a');
-  EXPECT_EQ(in(kLsr) & 0x01, 0x01);
+  EXPECT_EQ(in(kLsr)&0x01, 0x01);
   EXPECT_EQ(in(kRbr), 'b');
   EXPECT_EQ(in(kLsr), 0x60);
   EXPECT_EQ(in(kRbr), 0);  // empty FIFO reads 0
 }
 
 TEST_F(UartTest, LoopbackEchoesAndMapsModemLines) {
-  outb(kMcr, 0x10 | 0x0a);  // LOOP | OUT2 | RTS, Linux's probe
-  EXPECT_EQ(in(kMsr) & 0xf0, 0x90);  // DCD | CTS
-  outb(kMcr, 0x10 | 0x05);  // LOOP | OUT1 | DTR
-  EXPECT_EQ(in(kMsr) & 0xf0, 0x60);  // RI | DSR
+  outb(kMcr, 0x10 | 0x0a);         // LOOP | OUT2 | RTS, Linux's probe
+  EXPECT_EQ(in(kMsr)&0xf0, 0x90);  // DCD | CTS
+  outb(kMcr, 0x10 | 0x05);         // LOOP | OUT1 | DTR
+  EXPECT_EQ(in(kMsr)&0xf0, 0x60);  // RI | DSR
   outb(kThr, 'x');
   EXPECT_TRUE(out.empty());  // loopback does not reach the sink
-  EXPECT_EQ(in(kLsr) & 0x01, 0x01);
+  EXPECT_EQ(in(kLsr)&0x01, 0x01);
   EXPECT_EQ(in(kRbr), 'x');
   outb(kMcr, 0x00);
   outb(kThr, 'y');
@@ -118,21 +118,21 @@ TEST_F(UartTest, ModemStatusDeltasAreSetAndClearedByRead) {
   outb(kMcr, 0x10);             // everything drops
   msr = in(kMsr);
   EXPECT_EQ(msr & 0x0f, 0x0f);  // DCTS, DDSR, TERI, DDCD
-  EXPECT_EQ(in(kMsr) & 0x0f, 0x00);
+  EXPECT_EQ(in(kMsr)&0x0f, 0x00);
 }
 
 TEST_F(UartTest, LinuxAutoconfigSeesA16550A) {
   // Existence test (IER).
   uint8_t saved_ier = in(kIer);
   outb(kIer, 0);
-  EXPECT_EQ(in(kIer) & 0x0f, 0);
+  EXPECT_EQ(in(kIer)&0x0f, 0);
   outb(kIer, 0x0f);
-  EXPECT_EQ(in(kIer) & 0x0f, 0x0f);
+  EXPECT_EQ(in(kIer)&0x0f, 0x0f);
   outb(kIer, saved_ier);
   // Loopback test.
   uint8_t saved_mcr = in(kMcr);
   outb(kMcr, 0x10 | 0x0a);
-  EXPECT_EQ(in(kMsr) & 0xf0, 0x90);
+  EXPECT_EQ(in(kMsr)&0xf0, 0x90);
   outb(kMcr, saved_mcr);
   // EFR reset through LCR=0xBF, then the FIFO bits of IIR.
   outb(kLcr, 0xbf);
@@ -173,7 +173,7 @@ TEST_F(UartTest, LinuxAutoconfigSeesA16550A) {
   outb(kMcr, 0x10);
   for (int i = 0; i < 256; ++i) outb(kThr, static_cast<uint8_t>(i));
   int count = 0;
-  while ((in(kLsr) & 0x01) && count < 256) {
+  while ((in(kLsr)&0x01) && count < 256) {
     EXPECT_EQ(in(kRbr), count);
     ++count;
   }
@@ -186,24 +186,24 @@ TEST_F(UartTest, ThreInterruptOnEnableAndReassertedAfterIirRead) {
   // Linux's UART_BUG_THRE test: enable THRI, read IIR, toggle, read again.
   outb(kIer, 0x02);
   EXPECT_TRUE(irq.level());
-  EXPECT_EQ(in(kIir) & 0x0f, 0x02);  // THRE reported ...
-  EXPECT_FALSE(irq.level());         // ... and acknowledged by that read
-  EXPECT_EQ(in(kIir) & 0x0f, 0x01);
+  EXPECT_EQ(in(kIir)&0x0f, 0x02);  // THRE reported ...
+  EXPECT_FALSE(irq.level());       // ... and acknowledged by that read
+  EXPECT_EQ(in(kIir)&0x0f, 0x01);
   outb(kIer, 0);
   outb(kIer, 0x02);
-  EXPECT_EQ(in(kIir) & 0x0f, 0x02);  // re-armed by the 0 -> 1 edge of ETBEI
+  EXPECT_EQ(in(kIir)&0x0f, 0x02);  // re-armed by the 0 -> 1 edge of ETBEI
   EXPECT_EQ(irq.levels(), (std::vector<bool>{true, false, true, false}));
 }
 
 TEST_F(UartTest, WritingThrRaisesThreAgain) {
   outb(kIer, 0x02);
-  EXPECT_EQ(in(kIir) & 0x0f, 0x02);
+  EXPECT_EQ(in(kIir)&0x0f, 0x02);
   EXPECT_FALSE(irq.level());
   outb(kThr, 'a');
   EXPECT_TRUE(irq.level());  // a new edge: the byte went out at once
   outb(kIer, 0x00);          // driver stops TX
   EXPECT_FALSE(irq.level());
-  EXPECT_EQ(in(kIir) & 0x0f, 0x01);
+  EXPECT_EQ(in(kIir)&0x0f, 0x01);
 }
 
 TEST_F(UartTest, ReceiveDataOutranksThrEmpty) {
@@ -242,12 +242,12 @@ TEST_F(UartTest, ModemStatusInterruptHasLowestPriority) {
   outb(kIer, 0x08);
   outb(kMcr, 0x10);  // loopback: all modem inputs drop -> deltas
   EXPECT_TRUE(irq.level());
-  EXPECT_EQ(in(kIir) & 0x0f, 0x00);
+  EXPECT_EQ(in(kIir)&0x0f, 0x00);
   outb(kIer, 0x0a);
-  EXPECT_EQ(in(kIir) & 0x0f, 0x02);  // THRE outranks modem status
-  EXPECT_EQ(in(kIir) & 0x0f, 0x00);
+  EXPECT_EQ(in(kIir)&0x0f, 0x02);  // THRE outranks modem status
+  EXPECT_EQ(in(kIir)&0x0f, 0x00);
   in(kMsr);
-  EXPECT_EQ(in(kIir) & 0x0f, 0x01);
+  EXPECT_EQ(in(kIir)&0x0f, 0x01);
   EXPECT_FALSE(irq.level());
 }
 
@@ -260,10 +260,10 @@ TEST_F(UartTest, InputOverflowIsDroppedCountedAndReportedAsOverrun) {
   EXPECT_EQ(uart.push_input(std::vector<uint8_t>{'y'}), 0u);
   EXPECT_EQ(uart.dropped_input_bytes(), 11u);
   outb(kIer, 0x04);
-  EXPECT_EQ(in(kIir) & 0x0f, 0x06);  // line status
-  EXPECT_EQ(in(kLsr), 0x63);         // DR | OE | THRE | TEMT
-  EXPECT_EQ(in(kLsr), 0x61);         // OE cleared by the read
-  EXPECT_EQ(in(kIir) & 0x0f, 0x01);
+  EXPECT_EQ(in(kIir)&0x0f, 0x06);  // line status
+  EXPECT_EQ(in(kLsr), 0x63);       // DR | OE | THRE | TEMT
+  EXPECT_EQ(in(kLsr), 0x61);       // OE cleared by the read
+  EXPECT_EQ(in(kIir)&0x0f, 0x01);
   EXPECT_EQ(in(kRbr), 'f');
   EXPECT_EQ(uart.input_space(), 1u);
 }
@@ -272,10 +272,10 @@ TEST_F(UartTest, FifoClearAndToggleDiscardInput) {
   outb(kFcr, 0x01);
   push({'a'});
   outb(kFcr, 0x03);
-  EXPECT_EQ(in(kLsr) & 0x01, 0);
+  EXPECT_EQ(in(kLsr)&0x01, 0);
   push({'b'});
   outb(kFcr, 0x00);  // disabling FIFOs resets them
-  EXPECT_EQ(in(kLsr) & 0x01, 0);
+  EXPECT_EQ(in(kLsr)&0x01, 0);
   EXPECT_EQ(in(kIir), 0x01);
 }
 
@@ -331,8 +331,8 @@ TEST_F(UartTest, RestoreRefusesInvalidState) {
   };
   check([](auto& s) { s.ier = 0x10; });
   check([](auto& s) { s.mcr = 0x20; });
-  check([](auto& s) { s.fcr = 0x02; });        // self-clearing bit
-  check([](auto& s) { s.fcr = 0xc0; });        // trigger without FIFO enable
+  check([](auto& s) { s.fcr = 0x02; });  // self-clearing bit
+  check([](auto& s) { s.fcr = 0xc0; });  // trigger without FIFO enable
   check([](auto& s) { s.msr_deltas = 0x10; });
   check([](auto& s) { s.rx_fifo.assign(Uart16550::kInputCapacity + 1, 0); });
   outb(kScr, 0x12);

@@ -149,8 +149,8 @@ TEST_F(CtrlTest, RxModeNeedsItsFeatures) {
   EXPECT_TRUE(run(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, {0}, without(VIRTIO_NET_F_CTRL_RX_EXTRA)).ok());
   EXPECT_TRUE(run(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, {1}, without(VIRTIO_NET_F_CTRL_RX_EXTRA)).ok());
   for (uint8_t cmd = VIRTIO_NET_CTRL_RX_ALLUNI; cmd <= VIRTIO_NET_CTRL_RX_NOBCAST; ++cmd)
-    expect_refused(VIRTIO_NET_CTRL_RX, cmd, {1}, CtrlError::FeatureNotNegotiated,
-                   without(VIRTIO_NET_F_CTRL_RX_EXTRA), "cmd " + std::to_string(cmd));
+    expect_refused(VIRTIO_NET_CTRL_RX, cmd, {1}, CtrlError::FeatureNotNegotiated, without(VIRTIO_NET_F_CTRL_RX_EXTRA),
+                   "cmd " + std::to_string(cmd));
 }
 
 TEST_F(CtrlTest, RxModeDataMustBeOneByte) {
@@ -326,8 +326,7 @@ TEST_F(CtrlTest, VlanMalformedVariantsAreRefused) {
     expect_refused(VIRTIO_NET_CTRL_VLAN, cmd, {5}, CtrlError::BadLength);
     expect_refused(VIRTIO_NET_CTRL_VLAN, cmd, {5, 0, 0}, CtrlError::BadLength);
     expect_refused(VIRTIO_NET_CTRL_VLAN, cmd, {}, CtrlError::BadLength);
-    expect_refused(VIRTIO_NET_CTRL_VLAN, cmd, {5, 0}, CtrlError::FeatureNotNegotiated,
-                   without(VIRTIO_NET_F_CTRL_VLAN));
+    expect_refused(VIRTIO_NET_CTRL_VLAN, cmd, {5, 0}, CtrlError::FeatureNotNegotiated, without(VIRTIO_NET_F_CTRL_VLAN));
   }
   expect_refused(VIRTIO_NET_CTRL_VLAN, 2, {5, 0}, CtrlError::UnknownCommand);
 }
@@ -384,7 +383,8 @@ TEST_F(CtrlTest, QueuePairsSetMalformedVariantsAreRefused) {
 TEST_F(CtrlTest, RssConfigInstallsSteering) {
   const uint32_t types = VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4;
   const std::vector<uint16_t> table = {0, 1, 2, 3, 0, 1, 2, 3};
-  const auto out = commit(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, rss_config(types, table, 2, 3, key_bytes(40)));
+  const auto out =
+      commit(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, rss_config(types, table, 2, 3, key_bytes(40)));
   EXPECT_TRUE(out.rss_changed);
   EXPECT_TRUE(out.queue_pairs_changed);
   EXPECT_TRUE(state.rss.enabled);
@@ -443,8 +443,8 @@ TEST_F(CtrlTest, RssConfigMalformedVariantsAreRefused) {
   const auto good = rss_config(types, table4, 0, 1, key);
   ASSERT_TRUE(run(cls, cmd, good).ok());
   for (size_t cut = 0; cut < good.size(); ++cut)
-    expect_refused(cls, cmd, Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut)),
-                   CtrlError::BadLength, kAllFeatures, "cut at " + std::to_string(cut));
+    expect_refused(cls, cmd, Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut)), CtrlError::BadLength,
+                   kAllFeatures, "cut at " + std::to_string(cut));
   auto trailing = good;
   trailing.push_back(0);
   expect_refused(cls, cmd, trailing, CtrlError::BadLength, kAllFeatures, "trailing");
@@ -471,8 +471,8 @@ TEST_F(CtrlTest, HashConfigMalformedVariantsAreRefused) {
   const uint8_t cls = VIRTIO_NET_CTRL_MQ, cmd = VIRTIO_NET_CTRL_MQ_HASH_CONFIG;
   const auto good = hash_config(VIRTIO_NET_RSS_HASH_TYPE_IPv4, key_bytes(40));
   for (size_t cut = 0; cut < good.size(); ++cut)
-    expect_refused(cls, cmd, Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut)),
-                   CtrlError::BadLength, kAllFeatures, "cut at " + std::to_string(cut));
+    expect_refused(cls, cmd, Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut)), CtrlError::BadLength,
+                   kAllFeatures, "cut at " + std::to_string(cut));
   expect_refused(cls, cmd, hash_config(VIRTIO_NET_RSS_HASH_TYPE_IPv4, key_bytes(41)), CtrlError::RssKeyTooLong);
   expect_refused(cls, cmd, hash_config(VIRTIO_NET_RSS_HASH_TYPE_IPv4, {}), CtrlError::RssKeyMissing);
   expect_refused(cls, cmd, hash_config(VIRTIO_NET_RSS_HASH_TYPE_UDP_EX, key_bytes(40)), CtrlError::RssHashTypes);
@@ -527,10 +527,14 @@ TEST_F(CtrlTest, UnknownAndUnofferedClasses) {
 // be migrated and restored).
 TEST_F(CtrlTest, RandomCommandsKeepTheStateValid) {
   std::mt19937 rng(1234);
-  const std::vector<Bytes> seeds = {
-      mac_table({kUni1}, {kMulti1}), rss_config(VIRTIO_NET_RSS_HASH_TYPE_TCPv4, {0, 1, 2, 3}, 1, 2, key_bytes(40)),
-      hash_config(VIRTIO_NET_RSS_HASH_TYPE_IPv4, key_bytes(40)), Bytes{1}, Bytes{0}, Bytes{5, 0}, Bytes(8, 0),
-      Bytes(kUni2.bytes.begin(), kUni2.bytes.end())};
+  const std::vector<Bytes> seeds = {mac_table({kUni1}, {kMulti1}),
+                                    rss_config(VIRTIO_NET_RSS_HASH_TYPE_TCPv4, {0, 1, 2, 3}, 1, 2, key_bytes(40)),
+                                    hash_config(VIRTIO_NET_RSS_HASH_TYPE_IPv4, key_bytes(40)),
+                                    Bytes{1},
+                                    Bytes{0},
+                                    Bytes{5, 0},
+                                    Bytes(8, 0),
+                                    Bytes(kUni2.bytes.begin(), kUni2.bytes.end())};
   int accepted = 0;
   for (int i = 0; i < 20000; ++i) {
     const uint8_t cls = static_cast<uint8_t>(rng() % 8);
@@ -577,32 +581,31 @@ TEST(NetControlStateValidate, RejectsUnreachableStates) {
       {"zero queue pairs", kAllFeatures, [](NetControlState& s) { s.queue_pairs = 0; }},
       {"too many queue pairs", kAllFeatures, [](NetControlState& s) { s.queue_pairs = 5; }},
       {"queue pairs without MQ", minimal, [](NetControlState& s) { s.queue_pairs = 2; }},
-      {"offloads not negotiated", without(VIRTIO_NET_F_GUEST_UFO), [](NetControlState& s) {
-         s.guest_offloads = kGuestOffloadFeatures;
-       }},
+      {"offloads not negotiated", without(VIRTIO_NET_F_GUEST_UFO),
+       [](NetControlState& s) { s.guest_offloads = kGuestOffloadFeatures; }},
       {"announce without feature", without(VIRTIO_NET_F_GUEST_ANNOUNCE),
        [](NetControlState& s) { s.announce_pending = true; }},
       {"disabled rss not empty", kAllFeatures, [](NetControlState& s) { s.rss.hash_types = 1; }},
-      {"rss without feature", without(VIRTIO_NET_F_RSS), [](NetControlState& s) {
-         s.rss = {true, true, 1, 0, {0}, key_bytes(40)};
-       }},
-      {"rss table not power of two", kAllFeatures, [](NetControlState& s) {
+      {"rss without feature", without(VIRTIO_NET_F_RSS),
+       [](NetControlState& s) { s.rss = {true, true, 1, 0, {0}, key_bytes(40)}; }},
+      {"rss table not power of two", kAllFeatures,
+       [](NetControlState& s) {
          s.rss = {true, true, 1, 0, {0, 1, 2}, key_bytes(40)};
        }},
-      {"rss entry out of range", kAllFeatures, [](NetControlState& s) {
+      {"rss entry out of range", kAllFeatures,
+       [](NetControlState& s) {
          s.rss = {true, true, 1, 0, {0, 9}, key_bytes(40)};
        }},
-      {"rss unclassified out of range", kAllFeatures, [](NetControlState& s) {
+      {"rss unclassified out of range", kAllFeatures,
+       [](NetControlState& s) {
          s.rss = {true, true, 1, 4, {0, 1}, key_bytes(40)};
        }},
       {"rss key too long", kAllFeatures, [](NetControlState& s) { s.rss = {true, true, 1, 0, {0}, key_bytes(41)}; }},
       {"rss without key", kAllFeatures, [](NetControlState& s) { s.rss = {true, true, 1, 0, {0}, {}}; }},
-      {"rss unsupported types", kAllFeatures, [](NetControlState& s) {
-         s.rss = {true, true, VIRTIO_NET_RSS_HASH_TYPE_TCP_EX, 0, {0}, key_bytes(40)};
-       }},
-      {"hash-only with a table", kAllFeatures, [](NetControlState& s) {
-         s.rss = {true, false, 1, 0, {0}, key_bytes(40)};
-       }},
+      {"rss unsupported types", kAllFeatures,
+       [](NetControlState& s) { s.rss = {true, true, VIRTIO_NET_RSS_HASH_TYPE_TCP_EX, 0, {0}, key_bytes(40)}; }},
+      {"hash-only with a table", kAllFeatures,
+       [](NetControlState& s) { s.rss = {true, false, 1, 0, {0}, key_bytes(40)}; }},
   };
   for (const auto& c : cases) {
     auto s = NetControlState::initial(kOwn, c.features);

@@ -9,9 +9,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "hypervisor/unique_fd.h"
 #include "virtio/net/ctrl_command.h"
 #include "virtio/net/net_backend.h"
-#include "hypervisor/unique_fd.h"
 
 namespace wren::test {
 
@@ -22,8 +22,8 @@ class SocketPairBackend : public NetBackend {
     std::vector<int> device_fds;     // the device's ends (not owned), for socket options
     int header_size = 0;
     uint64_t offloads = 0;
-    std::vector<HostFilter> filters;      // every filter applied (successfully or not)
-    std::deque<bool> filter_results;      // scripted apply() outcomes; empty = succeed
+    std::vector<HostFilter> filters;  // every filter applied (successfully or not)
+    std::deque<bool> filter_results;  // scripted apply() outcomes; empty = succeed
     std::vector<std::pair<uint16_t, bool>> queue_enables;
     bool refuse_header_size = false;
   };

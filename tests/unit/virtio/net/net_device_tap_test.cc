@@ -8,9 +8,9 @@
 
 #include <linux/virtio_config.h>
 
+#include "unit/virtio/fake_driver.h"
 #include "unit/virtio/net/frames.h"
 #include "unit/virtio/net/netns.h"
-#include "unit/virtio/fake_driver.h"
 #include "virtio/net/net_device.h"
 #include "virtio/net/net_header.h"
 #include "virtio/net/tap.h"
@@ -108,8 +108,8 @@ std::string run_device_on_tap() {
   }
   if (markers != Bytes{0x62}) {
     const auto c = dev->counters();
-    return "test frames seen by the guest: " + std::to_string(markers.size()) + " (rx " +
-           std::to_string(c.rx_packets) + ", filtered " + std::to_string(c.rx_filtered_total()) + ")";
+    return "test frames seen by the guest: " + std::to_string(markers.size()) + " (rx " + std::to_string(c.rx_packets) +
+           ", filtered " + std::to_string(c.rx_filtered_total()) + ")";
   }
   if (events.needs_reset != 0) return "device needs reset";
   return "";

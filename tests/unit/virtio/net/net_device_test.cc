@@ -9,9 +9,9 @@
 
 #include <linux/virtio_config.h>
 
+#include "unit/virtio/fake_driver.h"
 #include "unit/virtio/net/fake_backend.h"
 #include "unit/virtio/net/frames.h"
-#include "unit/virtio/fake_driver.h"
 #include "virtio/net/net_header.h"
 
 namespace wren {
@@ -128,7 +128,9 @@ class NetDeviceTest : public ::testing::Test {
     EXPECT_EQ(used->len, 1u);
     return ctrl().get_bytes(status, 1)[0];
   }
-  std::optional<uint8_t> rx_mode(uint8_t cmd, bool on) { return command(VIRTIO_NET_CTRL_RX, cmd, {on ? uint8_t{1} : uint8_t{0}}); }
+  std::optional<uint8_t> rx_mode(uint8_t cmd, bool on) {
+    return command(VIRTIO_NET_CTRL_RX, cmd, {on ? uint8_t{1} : uint8_t{0}});
+  }
 
   uint16_t pairs_;
   GuestMemory mem;
@@ -161,10 +163,10 @@ TEST(NetDeviceCreate, RejectsBadOptions) {
 
 TEST_F(NetDeviceTest, OffersFeaturesAndConfig) {
   const uint64_t f = dev->device_features();
-  for (unsigned bit : {VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_RX,
-                       VIRTIO_NET_F_CTRL_RX_EXTRA, VIRTIO_NET_F_CTRL_VLAN, VIRTIO_NET_F_MRG_RXBUF,
-                       VIRTIO_NET_F_GUEST_ANNOUNCE, VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM,
-                       VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS})
+  for (unsigned bit :
+       {VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_RX_EXTRA,
+        VIRTIO_NET_F_CTRL_VLAN, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_GUEST_ANNOUNCE, VIRTIO_NET_F_CSUM,
+        VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS})
     EXPECT_TRUE(has_feature(f, bit)) << bit;
   EXPECT_TRUE(f & kVirtioFVersion1);
   EXPECT_TRUE(f & kVirtioFRingEventIdx);
@@ -539,7 +541,7 @@ TEST_F(NetDeviceTest, ControlChainWithoutHeaderGetsErr) {
   ASSERT_TRUE(activate(kBase));
   const uint64_t status = ctrl().alloc(1);
   ctrl().send({{ctrl().put_bytes(Bytes{0}), 1, false}, {status, 1, true}});  // 1-byte header
-  ctrl().send({{status, 1, true}});                                           // no readable part at all
+  ctrl().send({{status, 1, true}});                                          // no readable part at all
   dev->queue_notify(2);
   auto a = ctrl().next_used();
   auto b = ctrl().next_used();
@@ -662,7 +664,8 @@ TEST_F(NetDeviceTest, RestoreRejectsInvalidState) {
       {"bad filter", [](auto& s) { s.control.rx_filter.multicast.push_back(kOther); }},
       {"held list count", [](auto& s) { s.rx_held.emplace_back(); }},
       {"held head out of range", [](auto& s) { s.rx_held[0].push_back(256); }},
-      {"held without MRG", [](auto& s) {
+      {"held without MRG",
+       [](auto& s) {
          s.features &= ~feature_bit(VIRTIO_NET_F_MRG_RXBUF);
          s.rx_held[0].push_back(1);
        }},

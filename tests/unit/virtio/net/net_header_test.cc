@@ -26,7 +26,7 @@ TEST(NetHeaderCodec, LittleEndianLayout) {
   uint8_t out[20];
   encode_net_header(h, out);
   const uint8_t expect[20] = {0x01, 0x81, 0x02, 0x01, 0x04, 0x03, 0x06, 0x05, 0x08, 0x07,
-                              0x0a, 0x09, 0x0e, 0x0d, 0x0c, 0x0b, 0x10, 0x0f, 0, 0};
+                              0x0a, 0x09, 0x0e, 0x0d, 0x0c, 0x0b, 0x10, 0x0f, 0,    0};
   EXPECT_EQ(std::vector<uint8_t>(out, out + 20), std::vector<uint8_t>(expect, expect + 20));
   EXPECT_EQ(decode_net_header(out), h);
 
@@ -85,14 +85,26 @@ TEST(TxHeader, RefusesWhatWasNotNegotiated) {
       {"gso type 2", gso_header(2), kHostOffloads, 9000, NetHeaderError::UnknownGsoType},
       {"gso type 5", gso_header(5), kHostOffloads, 9000, NetHeaderError::UnknownGsoType},
       {"gso type 0x7f", gso_header(0x7f), kHostOffloads, 9000, NetHeaderError::UnknownGsoType},
-      {"tso4", gso_header(VIRTIO_NET_HDR_GSO_TCPV4), no(VIRTIO_NET_F_HOST_TSO4), 9000, NetHeaderError::GsoNotNegotiated},
-      {"tso6", gso_header(VIRTIO_NET_HDR_GSO_TCPV6), no(VIRTIO_NET_F_HOST_TSO6), 9000, NetHeaderError::GsoNotNegotiated},
+      {"tso4", gso_header(VIRTIO_NET_HDR_GSO_TCPV4), no(VIRTIO_NET_F_HOST_TSO4), 9000,
+       NetHeaderError::GsoNotNegotiated},
+      {"tso6", gso_header(VIRTIO_NET_HDR_GSO_TCPV6), no(VIRTIO_NET_F_HOST_TSO6), 9000,
+       NetHeaderError::GsoNotNegotiated},
       {"ufo", gso_header(VIRTIO_NET_HDR_GSO_UDP), no(VIRTIO_NET_F_HOST_UFO), 9000, NetHeaderError::GsoNotNegotiated},
       {"ecn", gso_header(VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN), no(VIRTIO_NET_F_HOST_ECN), 9000,
        NetHeaderError::GsoNotNegotiated},
-      {"ecn without gso", [] { NetHeader h; h.gso_type = VIRTIO_NET_HDR_GSO_ECN; return h; }(), kHostOffloads, 60,
-       NetHeaderError::GsoNotNegotiated},
-      {"gso without csum", [] { NetHeader h = gso_header(VIRTIO_NET_HDR_GSO_TCPV4); h.flags = 0; return h; }(),
+      {"ecn without gso",
+       [] {
+         NetHeader h;
+         h.gso_type = VIRTIO_NET_HDR_GSO_ECN;
+         return h;
+       }(),
+       kHostOffloads, 60, NetHeaderError::GsoNotNegotiated},
+      {"gso without csum",
+       [] {
+         NetHeader h = gso_header(VIRTIO_NET_HDR_GSO_TCPV4);
+         h.flags = 0;
+         return h;
+       }(),
        kHostOffloads, 9000, NetHeaderError::GsoWithoutCsum},
       {"gso size 0", gso_header(VIRTIO_NET_HDR_GSO_TCPV4, 0), kHostOffloads, 9000, NetHeaderError::GsoSizeZero},
       {"hdr_len beyond packet", gso_header(VIRTIO_NET_HDR_GSO_TCPV4, 1448, 9001), kHostOffloads, 9000,
@@ -120,15 +132,15 @@ TEST(TxHeader, SanitizesFieldsTheDriverMustNotSet) {
 // An IPv4/UDP packet (Ethernet header included) with a partial checksum as
 // the kernel leaves it: the UDP checksum field holds the pseudo-header sum.
 std::vector<uint8_t> partial_udp_packet() {
-  std::vector<uint8_t> p = {
-      // Ethernet
-      0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc, 0x08, 0x00,
-      // IPv4: len 33, proto UDP, 10.0.0.1 -> 10.0.0.2
-      0x45, 0x00, 0x00, 0x21, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 10, 0, 0, 1, 10, 0, 0, 2,
-      // UDP: 1234 -> 5678, len 13, checksum (filled below)
-      0x04, 0xd2, 0x16, 0x2e, 0x00, 0x0d, 0x00, 0x00,
-      // payload "hello"
-      'h', 'e', 'l', 'l', 'o'};
+  std::vector<uint8_t> p = {// Ethernet
+                            0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc, 0x08, 0x00,
+                            // IPv4: len 33, proto UDP, 10.0.0.1 -> 10.0.0.2
+                            0x45, 0x00, 0x00, 0x21, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 10, 0, 0, 1, 10, 0,
+                            0, 2,
+                            // UDP: 1234 -> 5678, len 13, checksum (filled below)
+                            0x04, 0xd2, 0x16, 0x2e, 0x00, 0x0d, 0x00, 0x00,
+                            // payload "hello"
+                            'h', 'e', 'l', 'l', 'o'};
   const uint8_t pseudo[12] = {10, 0, 0, 1, 10, 0, 0, 2, 0, 17, 0, 13};
   const uint16_t partial = ones_complement_sum(pseudo);
   p[40] = static_cast<uint8_t>(partial >> 8);
@@ -175,12 +187,12 @@ TEST(RxHeader, PassesOffloadsTheGuestEnabled) {
 
   std::vector<uint8_t> big(9000);
   EXPECT_TRUE(prepare_rx_header(gso_header(VIRTIO_NET_HDR_GSO_TCPV4), guest, big).ok());
-  EXPECT_EQ(prepare_rx_header(gso_header(VIRTIO_NET_HDR_GSO_TCPV4),
-                              guest & ~feature_bit(VIRTIO_NET_F_GUEST_TSO4), big).error,
-            NetHeaderError::GsoNotNegotiated);
-  EXPECT_EQ(prepare_rx_header(gso_header(VIRTIO_NET_HDR_GSO_UDP), guest & ~feature_bit(VIRTIO_NET_F_GUEST_UFO), big)
-                .error,
-            NetHeaderError::GsoNotNegotiated);
+  EXPECT_EQ(
+      prepare_rx_header(gso_header(VIRTIO_NET_HDR_GSO_TCPV4), guest & ~feature_bit(VIRTIO_NET_F_GUEST_TSO4), big).error,
+      NetHeaderError::GsoNotNegotiated);
+  EXPECT_EQ(
+      prepare_rx_header(gso_header(VIRTIO_NET_HDR_GSO_UDP), guest & ~feature_bit(VIRTIO_NET_F_GUEST_UFO), big).error,
+      NetHeaderError::GsoNotNegotiated);
 }
 
 TEST(RxHeader, CompletesChecksumsWithoutGuestCsum) {

@@ -95,7 +95,7 @@ TEST(HostFilter, PassesFollowsTheLevel) {
 // pass it. Random filters x destinations.
 TEST(HostFilter, NeverNarrowerThanTheGuestFilter) {
   std::mt19937 rng(7);
-  const std::vector<MacAddress> pool = {kOwn, kUni1, mac("52:54:00:00:00:09"), kMulti1, mac("33:33:00:00:00:01"),
+  const std::vector<MacAddress> pool = {kOwn,  kUni1, mac("52:54:00:00:00:09"), kMulti1, mac("33:33:00:00:00:01"),
                                         kBcast};
   auto pick = [&] { return pool[rng() % pool.size()]; };
   for (int i = 0; i < 5000; ++i) {

@@ -168,8 +168,7 @@ TEST(RssHash, Ipv4Variants) {
   EXPECT_EQ(rss_hash(arp, kAllTypes, kKey), std::nullopt);
   EXPECT_EQ(rss_hash(std::vector<uint8_t>(13), kAllTypes, kKey), std::nullopt);
   auto cut = ipv4_frame(v, kTcp);
-  for (size_t n = 0; n < 34; ++n)
-    EXPECT_EQ(rss_hash(std::span(cut).first(n), kAllTypes, kKey), std::nullopt) << n;
+  for (size_t n = 0; n < 34; ++n) EXPECT_EQ(rss_hash(std::span(cut).first(n), kAllTypes, kKey), std::nullopt) << n;
 }
 
 TEST(RssHash, Ipv6VectorsOverFrames) {
@@ -184,8 +183,8 @@ TEST(RssHash, Ipv6VectorsOverFrames) {
     EXPECT_EQ(rss_hash(ipv6_frame(v, kTcp, false, true), kAllTypes, kKey),
               (RssHash{v.ip_only, VIRTIO_NET_HASH_REPORT_IPv6}))
         << "fragment hashed as IP";
-    EXPECT_EQ(rss_hash(ipv6_frame(v, kTcp), kRssSupportedHashTypes & ~VIRTIO_NET_RSS_HASH_TYPE_IPv6 &
-                                                ~VIRTIO_NET_RSS_HASH_TYPE_TCPv6, kKey),
+    EXPECT_EQ(rss_hash(ipv6_frame(v, kTcp),
+                       kRssSupportedHashTypes & ~VIRTIO_NET_RSS_HASH_TYPE_IPv6 & ~VIRTIO_NET_RSS_HASH_TYPE_TCPv6, kKey),
               std::nullopt);
   }
 }

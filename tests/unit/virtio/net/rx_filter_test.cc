@@ -74,32 +74,88 @@ TEST(RxFilterAccept, TableOfFiltersAndFrames) {
       {"after-reset", [] { return RxFilter::after_reset(kOwn, false); }, {A, A, A, A, A, A, A, A, A, A}},
       {"plain", [] { return base(); }, {A, U, U, A, M, M, R, A, A, A}},
       {"table", [] { return with_table(base()); }, {A, A, U, A, A, M, R, A, A, A}},
-      {"allmulti", [] { auto f = with_table(base()); f.allmulti = true; return f; }, {A, A, U, A, A, A, R, A, A, A}},
-      {"alluni", [] { auto f = with_table(base()); f.alluni = true; return f; }, {A, A, A, A, A, M, R, A, A, A}},
+      {"allmulti",
+       [] {
+         auto f = with_table(base());
+         f.allmulti = true;
+         return f;
+       },
+       {A, A, U, A, A, A, R, A, A, A}},
+      {"alluni",
+       [] {
+         auto f = with_table(base());
+         f.alluni = true;
+         return f;
+       },
+       {A, A, A, A, A, M, R, A, A, A}},
       {"nomulti-beats-allmulti",
-       [] { auto f = with_table(base()); f.nomulti = true; f.allmulti = true; return f; },
+       [] {
+         auto f = with_table(base());
+         f.nomulti = true;
+         f.allmulti = true;
+         return f;
+       },
        {A, A, U, A, M, M, R, A, A, A}},
       {"nouni-beats-alluni",
-       [] { auto f = with_table(base()); f.nouni = true; f.alluni = true; return f; },
+       [] {
+         auto f = with_table(base());
+         f.nouni = true;
+         f.alluni = true;
+         return f;
+       },
        {U, U, U, A, A, M, R, U, U, U}},
-      {"nobcast", [] { auto f = with_table(base()); f.nobcast = true; return f; }, {A, A, U, B, A, M, R, A, A, A}},
+      {"nobcast",
+       [] {
+         auto f = with_table(base());
+         f.nobcast = true;
+         return f;
+       },
+       {A, A, U, B, A, M, R, A, A, A}},
       {"nobcast-beats-allmulti",
-       [] { auto f = with_table(base()); f.nobcast = true; f.allmulti = true; return f; },
+       [] {
+         auto f = with_table(base());
+         f.nobcast = true;
+         f.allmulti = true;
+         return f;
+       },
        {A, A, U, B, A, A, R, A, A, A}},
       {"uni-overflow",
-       [] { auto f = base(); f.uni_overflow = true; f.multicast = {kListedMulti}; return f; },
+       [] {
+         auto f = base();
+         f.uni_overflow = true;
+         f.multicast = {kListedMulti};
+         return f;
+       },
        {A, A, A, A, A, M, R, A, A, A}},
       {"multi-overflow",
-       [] { auto f = base(); f.multi_overflow = true; f.unicast = {kListedUni}; return f; },
+       [] {
+         auto f = base();
+         f.multi_overflow = true;
+         f.unicast = {kListedUni};
+         return f;
+       },
        {A, A, U, A, A, A, R, A, A, A}},
       {"vlan-filtering",
-       [] { auto f = with_table(base()); f.vlan_filtering = true; f.set_vlan(5, true); return f; },
+       [] {
+         auto f = with_table(base());
+         f.vlan_filtering = true;
+         f.set_vlan(5, true);
+         return f;
+       },
        {A, A, U, A, A, M, R, A, V, R}},
       {"vlan-filtering-promisc",
-       [] { auto f = RxFilter::after_reset(kOwn, true); f.set_vlan(5, true); return f; },
+       [] {
+         auto f = RxFilter::after_reset(kOwn, true);
+         f.set_vlan(5, true);
+         return f;
+       },
        {A, A, A, A, A, A, A, A, A, A}},
       {"vlan-filtering-empty-table",
-       [] { auto f = with_table(base()); f.vlan_filtering = true; return f; },
+       [] {
+         auto f = with_table(base());
+         f.vlan_filtering = true;
+         return f;
+       },
        {A, A, U, A, A, M, R, V, V, R}},
   };
   const auto fs = frames();
@@ -165,11 +221,23 @@ TEST(RxFilterValidate, RejectsCorruptStates) {
       {"zero primary", [](RxFilter& f) { f.mac = MacAddress{}; }},
       {"multicast in unicast table", [](RxFilter& f) { f.unicast.push_back(kOtherMulti); }},
       {"unicast in multicast table", [](RxFilter& f) { f.multicast.push_back(kOtherUni); }},
-      {"table too large", [](RxFilter& f) { f.unicast.assign(65, kOtherUni); f.multicast.clear(); }},
-      {"table too large across classes", [](RxFilter& f) { f.unicast.assign(33, kOtherUni); f.multicast.assign(32, kOtherMulti); }},
+      {"table too large",
+       [](RxFilter& f) {
+         f.unicast.assign(65, kOtherUni);
+         f.multicast.clear();
+       }},
+      {"table too large across classes",
+       [](RxFilter& f) {
+         f.unicast.assign(33, kOtherUni);
+         f.multicast.assign(32, kOtherMulti);
+       }},
       {"uni overflow with entries", [](RxFilter& f) { f.uni_overflow = true; }},
       {"multi overflow with entries", [](RxFilter& f) { f.multi_overflow = true; }},
-      {"vlan table without filtering", [](RxFilter& f) { f.vlan_filtering = false; f.vlans[63] = 1; }},
+      {"vlan table without filtering",
+       [](RxFilter& f) {
+         f.vlan_filtering = false;
+         f.vlans[63] = 1;
+       }},
   };
   for (const auto& [name, corrupt] : corruptions) {
     RxFilter f = with_table(base());

@@ -29,11 +29,11 @@ namespace wren {
 namespace {
 
 using test::create_persistent_tap;
-using test::read_markers_until;
-using test::test_frame;
 using test::in_private_netns;
 using test::link_up;
 using test::mac;
+using test::read_markers_until;
+using test::test_frame;
 
 const MacAddress kOwn = mac("52:54:00:12:34:56");
 const MacAddress kUni = mac("52:54:00:00:00:07");
@@ -84,8 +84,10 @@ std::string expect_tap_error(const std::function<void()>& fn, int errno_value, c
     fn();
   } catch (const TapError& e) {
     if (e.errno_value() != errno_value)
-      return "errno " + std::to_string(e.errno_value()) + " instead of " + std::to_string(errno_value) + ": " + e.what();
-    if (std::string(e.what()).find(fragment) == std::string::npos) return "message lacks '" + fragment + "': " + e.what();
+      return "errno " + std::to_string(e.errno_value()) + " instead of " + std::to_string(errno_value) + ": " +
+             e.what();
+    if (std::string(e.what()).find(fragment) == std::string::npos)
+      return "message lacks '" + fragment + "': " + e.what();
     return "";
   }
   return "no TapError (expected '" + fragment + "')";
@@ -130,7 +132,8 @@ TEST(TapInNamespace, FramesFlowBothWaysAndTheFilterApplies) {
     std::vector<uint8_t> msg(12, 0);
     const auto out = test_frame(MacAddress::broadcast(), 0x11);
     msg.insert(msg.end(), out.begin(), out.end());
-    if (::write(tap->queue_fd(0), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) return "tap write failed";
+    if (::write(tap->queue_fd(0), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()))
+      return "tap write failed";
     if (read_markers_until(packet.get(), 0, 0x11, 2000) != std::vector<uint8_t>{0x11})
       return "frame written to the TAP never reached wrt0";
 

@@ -49,7 +49,8 @@ TEST(TransportConcurrency, SignalsRacingResetsAndRegisterAccess) {
     h.common_write(VIRTIO_PCI_COMMON_Q_AVAILLO, 8, q0.avail_addr());
     h.common_write(VIRTIO_PCI_COMMON_Q_USEDLO, 8, q0.used_addr());
     h.common_write(VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
-    h.common_write(VIRTIO_PCI_COMMON_STATUS, 1, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+    h.common_write(VIRTIO_PCI_COMMON_STATUS, 1,
+                   kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
     h.bar_write(VirtioPciDevice::kModernBar, VirtioPciDevice::kNotifyOffset, 2, 0);
     if (cycles % 3 == 0) h.enable_msix();
     if (cycles % 3 == 1) h.config_write(*h.find_cap(pci::kCapIdMsix) + 2, 2, 0);

@@ -10,12 +10,12 @@
 
 #include "devices/pci/msi_vector_sink.h"
 #include "devices/pci/registers.h"
-#include "virtio/device.h"
-#include "virtio/pci/ids.h"
-#include "virtio/pci/virtio_pci_device.h"
 #include "hypervisor/guest_memory.h"
 #include "hypervisor/irq.h"
 #include "hypervisor/little_endian.h"
+#include "virtio/device.h"
+#include "virtio/pci/ids.h"
+#include "virtio/pci/virtio_pci_device.h"
 
 namespace wren::testing {
 

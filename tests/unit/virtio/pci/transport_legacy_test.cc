@@ -37,7 +37,7 @@ TEST_F(LegacyTransportTest, TransitionalIdentity) {
   EXPECT_EQ(h.config_read(pci::kVendorId, 2), 0x1af4u);
   EXPECT_EQ(h.config_read(pci::kDeviceId, 2), 0x1005u);  // entropy source
   EXPECT_EQ(h.config_read(pci::kRevisionId, 1), 0u);
-  EXPECT_EQ(h.config_read(pci::kSubsystemId, 2), 4u);    // legacy drivers match the type here
+  EXPECT_EQ(h.config_read(pci::kSubsystemId, 2), 4u);  // legacy drivers match the type here
   const auto bar0 = h.pci->bar_spec(VirtioPciDevice::kLegacyBar);
   ASSERT_TRUE(bar0);
   EXPECT_TRUE(bar0->is_io());
@@ -122,8 +122,8 @@ TEST_F(LegacyTransportTest, NotifyRegisterKicksByValue) {
   bring_up();
   h.legacy_write(VIRTIO_PCI_QUEUE_NOTIFY, 2, 1);
   h.legacy_write(VIRTIO_PCI_QUEUE_NOTIFY, 2, 0);
-  h.legacy_write(VIRTIO_PCI_QUEUE_NOTIFY, 2, 9);       // no such queue
-  h.legacy_write(VIRTIO_PCI_QUEUE_NOTIFY, 4, 0);       // wrong width
+  h.legacy_write(VIRTIO_PCI_QUEUE_NOTIFY, 2, 9);  // no such queue
+  h.legacy_write(VIRTIO_PCI_QUEUE_NOTIFY, 4, 0);  // wrong width
   h.legacy_write(VIRTIO_PCI_QUEUE_NOTIFY, 2, 0xffff);
   EXPECT_EQ(h.device->kicks, (std::vector<uint16_t>{1, 0}));
 }

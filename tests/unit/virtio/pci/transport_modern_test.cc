@@ -91,8 +91,8 @@ TEST_F(ModernTransportTest, VirtioCapabilities) {
     uint32_t offset;
     uint32_t min_length;
   };
-  const Expect expected[] = {{kCapCommonCfg, 0x0000, 56}, {kCapNotifyCfg, 0x3000, 2 * 4},
-                             {kCapIsrCfg, 0x1000, 1},     {kCapDeviceCfg, 0x2000, 8}};
+  const Expect expected[] = {
+      {kCapCommonCfg, 0x0000, 56}, {kCapNotifyCfg, 0x3000, 2 * 4}, {kCapIsrCfg, 0x1000, 1}, {kCapDeviceCfg, 0x2000, 8}};
   for (const auto& e : expected) {
     const auto cap = h.find_cap(pci::kCapIdVendor, e.type);
     ASSERT_TRUE(cap) << int(e.type);
@@ -260,7 +260,7 @@ TEST_F(ModernTransportTest, QueueSizeValidation) {
   h.common_write(VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
   h.common_write(VIRTIO_PCI_COMMON_Q_SIZE, 2, 4);
   EXPECT_EQ(h.common_read(VIRTIO_PCI_COMMON_Q_SIZE, 2), 4u);
-  h.common_write(VIRTIO_PCI_COMMON_Q_SIZE, 2, 6);   // not a power of two
+  h.common_write(VIRTIO_PCI_COMMON_Q_SIZE, 2, 6);  // not a power of two
   EXPECT_EQ(h.common_read(VIRTIO_PCI_COMMON_Q_SIZE, 2), 4u);
   h.common_write(VIRTIO_PCI_COMMON_Q_SIZE, 2, 32);  // above the max
   EXPECT_EQ(h.common_read(VIRTIO_PCI_COMMON_Q_SIZE, 2), 4u);
@@ -297,9 +297,9 @@ TEST_F(ModernTransportTest, NotifyReachesTheRightQueue) {
   bring_up();
   notify(1);
   notify(0);
-  h.bar_write(kBar, VirtioPciDevice::kNotifyOffset + 4, 4, 1);   // 32-bit write: still queue 1
-  h.bar_write(kBar, VirtioPciDevice::kNotifyOffset + 2, 2, 0);   // between slots: ignored
-  h.bar_write(kBar, VirtioPciDevice::kNotifyOffset + 8, 2, 2);   // no queue 2
+  h.bar_write(kBar, VirtioPciDevice::kNotifyOffset + 4, 4, 1);  // 32-bit write: still queue 1
+  h.bar_write(kBar, VirtioPciDevice::kNotifyOffset + 2, 2, 0);  // between slots: ignored
+  h.bar_write(kBar, VirtioPciDevice::kNotifyOffset + 8, 2, 2);  // no queue 2
   h.bar_write(kBar, VirtioPciDevice::kNotifyOffset + 0xffc, 2, 0);
   EXPECT_EQ(h.device->kicks, (std::vector<uint16_t>{1, 0, 1}));
   EXPECT_EQ(h.bar_read(kBar, VirtioPciDevice::kNotifyOffset, 2), 0u);

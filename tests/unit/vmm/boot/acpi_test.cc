@@ -167,8 +167,7 @@ class AmlReader {
         p = end;
         break;
       }
-      default:
-        throw std::runtime_error("unexpected data opcode " + std::to_string(op));
+      default: throw std::runtime_error("unexpected data opcode " + std::to_string(op));
     }
     return v;
   }
@@ -291,8 +290,7 @@ TEST_P(AcpiTest, MadtHasOneEnabledLapicPerVcpu) {
         EXPECT_EQ(madt[p + 2], 0xff);
         EXPECT_EQ(madt[p + 5], 1);  // LINT1
         break;
-      default:
-        ADD_FAILURE() << "unexpected MADT entry " << int(type);
+      default: ADD_FAILURE() << "unexpected MADT entry " << int(type);
     }
     p += len;
   }
@@ -318,7 +316,7 @@ TEST_P(AcpiTest, DsdtParsesAndDescribesTheMachine) {
   EXPECT_TRUE(aml.devices.count("\\_SB_.PCI0"));
   EXPECT_EQ(aml.names.at("\\_SB_.PCI0._HID").integer, 0x080ad041u);  // PNP0A08
   EXPECT_EQ(aml.names.at("\\_SB_.PCI0._CID").integer, 0x030ad041u);  // PNP0A03
-  EXPECT_FALSE(aml.names.count("\\_SB_.PCI0._ADR"));  // never both _HID and _ADR
+  EXPECT_FALSE(aml.names.count("\\_SB_.PCI0._ADR"));                 // never both _HID and _ADR
   for (const char* zero : {"_SEG", "_UID", "_BBN"})
     EXPECT_EQ(aml.names.at(std::string("\\_SB_.PCI0.") + zero).integer, 0u) << zero;
 
@@ -346,7 +344,7 @@ TEST_P(AcpiTest, DsdtParsesAndDescribesTheMachine) {
   ASSERT_EQ(crs.kind, Value::kBuffer);
   const auto res = parse_resources(crs.buffer);
   ASSERT_EQ(res.size(), 6u);
-  auto word = [](const Resource& x, size_t i) { return le(x.body, 3 + 2 * i, 2); };    // gra, min, max, tra, len
+  auto word = [](const Resource& x, size_t i) { return le(x.body, 3 + 2 * i, 2); };  // gra, min, max, tra, len
   auto dword = [](const Resource& x, size_t i) { return le(x.body, 3 + 4 * i, 4); };
   EXPECT_EQ(res[0].tag, 0x88);
   EXPECT_EQ(res[0].body[0], 2);  // bus numbers
@@ -411,13 +409,13 @@ TEST(Acpi, FadtFields) {
   EXPECT_EQ(le(fadt, 56, 4), layout::kPortAcpiPm1aEvt);
   EXPECT_EQ(le(fadt, 64, 4), layout::kPortAcpiPm1aCnt);
   EXPECT_EQ(le(fadt, 76, 4), layout::kPortAcpiPmTimer);
-  EXPECT_EQ(fadt[88], 4);  // PM1_EVT_LEN
-  EXPECT_EQ(fadt[89], 2);  // PM1_CNT_LEN
-  EXPECT_EQ(fadt[91], 4);  // PM_TMR_LEN
+  EXPECT_EQ(fadt[88], 4);                   // PM1_EVT_LEN
+  EXPECT_EQ(fadt[89], 2);                   // PM1_CNT_LEN
+  EXPECT_EQ(fadt[91], 4);                   // PM_TMR_LEN
   EXPECT_EQ(le(fadt, 109, 2) & 0x2, 0x2u);  // 8042 present
   const uint64_t flags = le(fadt, 112, 4);
-  EXPECT_EQ(flags & (1u << 20), 0u);  // not hardware-reduced
-  EXPECT_EQ(flags & (1u << 10), 0u);  // no reset register
+  EXPECT_EQ(flags & (1u << 20), 0u);                                       // not hardware-reduced
+  EXPECT_EQ(flags & (1u << 10), 0u);                                       // no reset register
   EXPECT_EQ(Bytes(fadt.begin() + 116, fadt.begin() + 128), Bytes(12, 0));  // no RESET_REG
   // X_ blocks agree with the 32-bit ones (ACPICA warns on mismatch).
   auto gas = [&](size_t off) { return std::make_tuple(fadt[off], fadt[off + 1], le(fadt, off + 4, 8)); };

@@ -5,9 +5,9 @@
 
 #include <cstring>
 
+#include "hypervisor/layout.h"
 #include "unit/vmm/boot/fake_bzimage.h"
 #include "vmm/boot/e820.h"
-#include "hypervisor/layout.h"
 
 namespace wren {
 namespace {
@@ -142,7 +142,7 @@ TEST_F(BzImageTest, CopiesOnlyTheHeaderTheKernelDeclares) {
   ASSERT_TRUE(r.ok()) << r.error();
   const boot_params zp = zero_page();
   EXPECT_EQ(zp.hdr.cmdline_size, spec.cmdline_size);
-  EXPECT_EQ(zp.hdr.init_size, 0u);     // beyond the declared header: not copied
+  EXPECT_EQ(zp.hdr.init_size, 0u);  // beyond the declared header: not copied
   EXPECT_EQ(zp.hdr.pref_address, 0u);
 }
 
@@ -243,7 +243,8 @@ TEST(BzImage, RefusesGuestTooSmallForTheKernel) {
   const auto kernel = make_bzimage(FakeKernelSpec{});  // needs up to 20 MiB
   auto r = load_bzimage(small, kernel, {}, "", build_e820(small.regions()));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(), "guest RAM too small for the kernel: it needs memory up to 0x1400000 but low RAM ends at 0x1000000");
+  EXPECT_EQ(r.error(),
+            "guest RAM too small for the kernel: it needs memory up to 0x1400000 but low RAM ends at 0x1000000");
 }
 
 TEST_F(BzImageTest, RefusesOversizedE820) {

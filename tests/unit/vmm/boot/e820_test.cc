@@ -33,14 +33,12 @@ TEST(E820, Guest3GiBFillsLowRam) {
 
 TEST(E820, Guest4GiBPutsTheRestAbove4GiB) {
   const auto map = build_e820(GuestMemory::x86_layout(4 * kGiB));
-  EXPECT_EQ(map, (std::vector<E820Entry>{kLowRam, kBiosArea, ram(1 * kMiB, 3 * kGiB), kEcam,
-                                         ram(4 * kGiB, 5 * kGiB)}));
+  EXPECT_EQ(map, (std::vector<E820Entry>{kLowRam, kBiosArea, ram(1 * kMiB, 3 * kGiB), kEcam, ram(4 * kGiB, 5 * kGiB)}));
 }
 
 TEST(E820, Guest8GiB) {
   const auto map = build_e820(GuestMemory::x86_layout(8 * kGiB));
-  EXPECT_EQ(map, (std::vector<E820Entry>{kLowRam, kBiosArea, ram(1 * kMiB, 3 * kGiB), kEcam,
-                                         ram(4 * kGiB, 9 * kGiB)}));
+  EXPECT_EQ(map, (std::vector<E820Entry>{kLowRam, kBiosArea, ram(1 * kMiB, 3 * kGiB), kEcam, ram(4 * kGiB, 9 * kGiB)}));
   expect_sorted_disjoint(map);
   uint64_t ram_total = 0;
   for (const auto& e : map)

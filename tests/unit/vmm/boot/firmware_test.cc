@@ -8,11 +8,11 @@
 #include <string>
 
 #include "devices/platform/fw_cfg.h"
+#include "hypervisor/layout.h"
+#include "hypervisor/little_endian.h"
 #include "unit/vmm/boot/fake_bzimage.h"
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/table_loader.h"
-#include "hypervisor/layout.h"
-#include "hypervisor/little_endian.h"
 
 namespace wren {
 namespace {
@@ -102,8 +102,7 @@ TEST(Firmware, LinuxImageIsSplitAndItsHeaderFilledInForTheOptionRom) {
   EXPECT_EQ(hdr.ramdisk_size, initrd.size());
   // Everything outside the header is the kernel's own setup code.
   EXPECT_TRUE(std::equal(l.setup.begin(), l.setup.begin() + 0x1f1, kernel.begin()));
-  EXPECT_TRUE(std::equal(l.setup.begin() + 0x1f1 + sizeof(hdr), l.setup.end(),
-                         kernel.begin() + 0x1f1 + sizeof(hdr)));
+  EXPECT_TRUE(std::equal(l.setup.begin() + 0x1f1 + sizeof(hdr), l.setup.end(), kernel.begin() + 0x1f1 + sizeof(hdr)));
 }
 
 TEST(Firmware, LinuxImageWithoutInitrdHasNoInitrdFields) {
@@ -178,8 +177,7 @@ TEST(Firmware, AcpiLoaderCommandsRebuildTheTablesWhereverTheFirmwarePutsThem) {
   ASSERT_TRUE(files) << files.error();
   constexpr uint64_t kTablesAt = 0x0fffc000 - 0x4000;  // some 64-byte aligned high address
   constexpr uint64_t kRsdpAt = 0xf5a10;
-  const auto loaded = run_table_loader(files->loader,
-                                       {{kAcpiTablesFile, files->tables}, {kAcpiRsdpFile, files->rsdp}},
+  const auto loaded = run_table_loader(files->loader, {{kAcpiTablesFile, files->tables}, {kAcpiRsdpFile, files->rsdp}},
                                        {{kAcpiTablesFile, kTablesAt}, {kAcpiRsdpFile, kRsdpAt}});
   // Exactly the tables the direct-boot path would write at that address,
   // address fields and checksums included.
@@ -194,8 +192,7 @@ TEST(Firmware, AcpiLoaderFilesPlacedAtZeroNeedNoPatching) {
   // a check that the loader patches nothing it should not.
   auto files = build_acpi_loader_files(AcpiConfig{1, true});
   ASSERT_TRUE(files);
-  const auto loaded = run_table_loader(files->loader,
-                                       {{kAcpiTablesFile, files->tables}, {kAcpiRsdpFile, files->rsdp}},
+  const auto loaded = run_table_loader(files->loader, {{kAcpiTablesFile, files->tables}, {kAcpiRsdpFile, files->rsdp}},
                                        {{kAcpiTablesFile, 0}, {kAcpiRsdpFile, 0}});
   EXPECT_EQ(loaded.at(kAcpiTablesFile), files->tables);
   EXPECT_EQ(loaded.at(kAcpiRsdpFile), files->rsdp);

@@ -7,11 +7,11 @@
 #include <cstring>
 #include <fstream>
 
+#include "hypervisor/layout.h"
+#include "unit/temp_path.h"
 #include "vmm/boot/e820.h"
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
-#include "hypervisor/layout.h"
-#include "unit/temp_path.h"
 
 namespace wren::multiboot {
 namespace {
@@ -157,8 +157,8 @@ TEST(MultibootHeader, FoundAtAlignedOffsetWithFields) {
 
 TEST(MultibootHeader, UnalignedOrLateMagicIsIgnored) {
   std::vector<uint8_t> v(16384, 0);
-  put_header(v, 0x102, HeaderSpec{0});   // not 4-byte aligned
-  put_header(v, 8192, HeaderSpec{0});    // past the first 8 KiB
+  put_header(v, 0x102, HeaderSpec{0});  // not 4-byte aligned
+  put_header(v, 8192, HeaderSpec{0});   // past the first 8 KiB
   auto found = find_header(v);
   ASSERT_TRUE(found.ok()) << found.error();
   EXPECT_FALSE(found.value().has_value());

@@ -81,7 +81,7 @@ TEST(X86Entry, PageTablesIdentityMapFirst4GiB) {
     ASSERT_EQ(translate(mem, s.cr3, va), va) << std::hex << va;
     ASSERT_EQ(translate(mem, s.cr3, va + 2 * kMiB - 1), va + 2 * kMiB - 1) << std::hex << va;
   }
-  EXPECT_EQ(translate(mem, s.cr3, 4 * kGiB), std::nullopt);             // nothing above 4 GiB
+  EXPECT_EQ(translate(mem, s.cr3, 4 * kGiB), std::nullopt);               // nothing above 4 GiB
   EXPECT_EQ(translate(mem, s.cr3, 0xffffffff80000000ull), std::nullopt);  // nor in the upper half
 }
 
@@ -118,8 +118,8 @@ TEST(X86Entry, LongModeControlRegisters) {
   const kvm_sregs s = boot_sregs(current, EntryMode::k64Bit);
   EXPECT_EQ(s.cr0, 0x80000011u);  // PG | ET | PE
   EXPECT_EQ(s.cr3, layout::kPml4Addr);
-  EXPECT_EQ(s.cr4, 0x20u);        // PAE
-  EXPECT_EQ(s.efer, 0x500u);      // LMA | LME
+  EXPECT_EQ(s.cr4, 0x20u);    // PAE
+  EXPECT_EQ(s.efer, 0x500u);  // LMA | LME
   EXPECT_EQ(s.idt.base, layout::kIdtAddr);
   EXPECT_EQ(s.apic_base, current.apic_base);  // untouched
 }
@@ -159,8 +159,8 @@ TEST(X86Entry, FpuAndMsrs) {
   std::map<uint32_t, uint64_t> msrs;
   for (const auto& m : boot_msrs()) EXPECT_TRUE(msrs.emplace(m.index, m.data).second) << "duplicate " << m.index;
   const std::map<uint32_t, uint64_t> expected = {
-      {0x10, 0},         {0x174, 0},        {0x175, 0},        {0x176, 0},        {0x1a0, 1},      {0x2ff, 0x806},
-      {0xc0000081, 0},   {0xc0000082, 0},   {0xc0000083, 0},   {0xc0000084, 0},   {0xc0000102, 0},
+      {0x10, 0},       {0x174, 0},      {0x175, 0},      {0x176, 0},      {0x1a0, 1},      {0x2ff, 0x806},
+      {0xc0000081, 0}, {0xc0000082, 0}, {0xc0000083, 0}, {0xc0000084, 0}, {0xc0000102, 0},
   };
   EXPECT_EQ(msrs, expected);
 }

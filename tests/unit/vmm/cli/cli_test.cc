@@ -5,8 +5,8 @@
 #include <fstream>
 #include <vector>
 
-#include "vmm/cli/size_parse.h"
 #include "unit/temp_path.h"
+#include "vmm/cli/size_parse.h"
 
 namespace wren {
 namespace {

@@ -43,8 +43,8 @@ TEST(MigrateCli, MigrateCommandWithDefaults) {
 }
 
 TEST(MigrateCli, MigrateOptions) {
-  auto r = parse_args({"migrate", "--api", "unix:/s", "--downtime-ms", "50", "--timeout", "30", "--max-bandwidth", "100",
-                  "tcp:h:1"});
+  auto r = parse_args(
+      {"migrate", "--api", "unix:/s", "--downtime-ms", "50", "--timeout", "30", "--max-bandwidth", "100", "tcp:h:1"});
   auto* m = std::get_if<MigrateCommand>(&r);
   ASSERT_NE(m, nullptr) << error_of(r);
   EXPECT_EQ(m->downtime_ms, 50u);

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "parse_args.h"
+#include "unit/temp_path.h"
 #include "vmm/cli/cli.h"
 #include "vmm/migration/snapshot_io.h"
-#include "unit/temp_path.h"
 
 namespace wren {
 namespace {

@@ -11,7 +11,8 @@
 namespace wren {
 namespace {
 
-kvm_cpuid_entry2 entry(uint32_t fn, uint32_t idx, uint32_t a, uint32_t b, uint32_t c, uint32_t d, bool indexed = false) {
+kvm_cpuid_entry2 entry(uint32_t fn, uint32_t idx, uint32_t a, uint32_t b, uint32_t c, uint32_t d,
+                       bool indexed = false) {
   kvm_cpuid_entry2 e{};
   e.function = fn;
   e.index = idx;
@@ -26,7 +27,9 @@ kvm_cpuid_entry2 entry(uint32_t fn, uint32_t idx, uint32_t a, uint32_t b, uint32
 constexpr uint32_t kAll = 0xffffffff;
 
 // Cache leaf 4 EAX: type, level, and host topology bits that must be replaced.
-constexpr uint32_t cache_eax(uint32_t type, uint32_t level) { return type | (level << 5) | (0x3fu << 26) | (0xfffu << 14); }
+constexpr uint32_t cache_eax(uint32_t type, uint32_t level) {
+  return type | (level << 5) | (0x3fu << 26) | (0xfffu << 14);
+}
 
 // A synthetic "KVM_GET_SUPPORTED_CPUID": an Intel-like host with
 // everything set in the feature leaves.
@@ -53,7 +56,7 @@ std::vector<kvm_cpuid_entry2> host_table() {
       entry(0xd, 7, 1024, 1664, 0, 0, true),
       entry(0xd, 9, 8, 2688, 0, 0, true),
       entry(0x14, 0, 1, 0xf, 7, 0, true),
-      entry(0x15, 0, 0, 0, 0, 0),  // KVM reports the leaf, empty
+      entry(0x15, 0, 0, 0, 0, 0),                                      // KVM reports the leaf, empty
       entry(0x40000000, 0, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d),  // KVMKVMKVM
       entry(0x40000001, 0, 0x01007afb, 0, 0, 0),
       entry(0x80000000, 0, 0x80000008, 0, 0, 0),
@@ -190,9 +193,9 @@ TEST(Cpuid, ApicIdsAndTopologyPerVcpu) {
         ASSERT_TRUE(l1);
         EXPECT_EQ(l1->ebx >> 24, i);
         EXPECT_EQ((l1->ebx >> 16) & 0xff, count);
-        EXPECT_EQ(l1->ebx & 0xffff, 0x0800u);  // CLFLUSH size kept
+        EXPECT_EQ(l1->ebx & 0xffff, 0x0800u);              // CLFLUSH size kept
         EXPECT_EQ(bool(l1->edx & (1u << 28)), count > 1);  // HTT
-        EXPECT_TRUE(l1->ecx & (1u << 31));                  // hypervisor
+        EXPECT_TRUE(l1->ecx & (1u << 31));                 // hypervisor
 
         const uint32_t shift = count == 1 ? 0 : count == 2 ? 1 : 3;
         const auto* smt = find(t, 0xb, 0);
@@ -217,8 +220,8 @@ TEST(Cpuid, CacheLeafSharing) {
     const auto* e = find(t, 0x4, sub);
     ASSERT_TRUE(e);
     const uint32_t level = (e->eax >> 5) & 7;
-    EXPECT_EQ(e->eax >> 26, 3u) << sub;                              // 4 cores per package
-    EXPECT_EQ((e->eax >> 14) & 0xfff, level == 3 ? 3u : 0u) << sub;  // L3 shared by all, L1/L2 private
+    EXPECT_EQ(e->eax >> 26, 3u) << sub;                                     // 4 cores per package
+    EXPECT_EQ((e->eax >> 14) & 0xfff, level == 3 ? 3u : 0u) << sub;         // L3 shared by all, L1/L2 private
     EXPECT_EQ(e->eax & 0x3fff, find(host, 0x4, sub)->eax & 0x3fff) << sub;  // type, level, flags kept
     EXPECT_EQ(std::tie(e->ebx, e->ecx, e->edx), std::make_tuple(1u, 2u, 3u));
   }
@@ -257,7 +260,8 @@ TEST(Cpuid, VendorUnchanged) {
   const auto t = vcpu_cpuid(kBaseline, host_table(), 0, 1);
   const auto* l0 = find(t, 0x0);
   ASSERT_TRUE(l0);
-  EXPECT_EQ(std::tie(l0->eax, l0->ebx, l0->ecx, l0->edx), std::make_tuple(0x1fu, 0x756e6547u, 0x6c65746eu, 0x49656e69u));
+  EXPECT_EQ(std::tie(l0->eax, l0->ebx, l0->ecx, l0->edx),
+            std::make_tuple(0x1fu, 0x756e6547u, 0x6c65746eu, 0x49656e69u));
 }
 
 // What Linux's native_calibrate_tsc() makes of leaf 0x15, in its 32-bit

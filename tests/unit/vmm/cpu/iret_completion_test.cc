@@ -16,12 +16,12 @@ constexpr uint64_t kGdtBase = 0x1000;
 constexpr uint64_t kStack = 0x8000;
 
 // GDT entries (selector = index * 8).
-constexpr uint64_t kCode32 = 0x00cf9b000000ffff;        // 0x08: flat 32-bit code, DPL 0
-constexpr uint64_t kData32 = 0x00cf93000000ffff;        // 0x10: flat data, DPL 0
-constexpr uint64_t kCode16 = 0x00009b000000ffff;        // 0x18: 16-bit code, limit 0xffff
-constexpr uint64_t kCode32Absent = 0x00cf1b000000ffff;  // 0x20: not present
-constexpr uint64_t kCode32Dpl3 = 0x00cffb000000ffff;    // 0x28: DPL 3
-constexpr uint64_t kData32Dpl3 = 0x00cff3000000ffff;    // 0x30: DPL 3
+constexpr uint64_t kCode32 = 0x00cf9b000000ffff;            // 0x08: flat 32-bit code, DPL 0
+constexpr uint64_t kData32 = 0x00cf93000000ffff;            // 0x10: flat data, DPL 0
+constexpr uint64_t kCode16 = 0x00009b000000ffff;            // 0x18: 16-bit code, limit 0xffff
+constexpr uint64_t kCode32Absent = 0x00cf1b000000ffff;      // 0x20: not present
+constexpr uint64_t kCode32Dpl3 = 0x00cffb000000ffff;        // 0x28: DPL 3
+constexpr uint64_t kData32Dpl3 = 0x00cff3000000ffff;        // 0x30: DPL 3
 constexpr uint64_t kCode32Unaccessed = 0x00cf9a000000ffff;  // 0x38: type 0xa
 
 constexpr uint64_t kCf = 1 << 0, kIf = 1 << 9, kIopl3 = 3 << 12, kNt = 1 << 14, kVm = 1 << 17, kAc = 1 << 18,
@@ -352,10 +352,10 @@ TEST(IretCompletion, FlatFrameNeedsAPlausibleEflagsImageAndAValidSelector) {
   FakeMemory mem;
   mem.frame(ShiftedStack::kSsBase + kStack, {0x1111, 0x9340, 0x2}, 4);  // invalid: beyond the GDT
   mem.frame(kStack, {0x2222, 0x08, 0x0}, 4);                            // bit 1 clear
-  expect_refused(run(ShiftedStack(), mem), "beyond the GDT limit");      // the architectural reason
-  mem.frame(kStack, {0x2222, 0x08, 0x2 | (1 << 15)}, 4);                 // a reserved bit set
+  expect_refused(run(ShiftedStack(), mem), "beyond the GDT limit");     // the architectural reason
+  mem.frame(kStack, {0x2222, 0x08, 0x2 | (1 << 15)}, 4);                // a reserved bit set
   expect_refused(run(ShiftedStack(), mem), "beyond the GDT limit");
-  mem.frame(kStack, {0x2222, 0x10, 0x2}, 4);                             // a data segment
+  mem.frame(kStack, {0x2222, 0x10, 0x2}, 4);  // a data segment
   expect_refused(run(ShiftedStack(), mem), "beyond the GDT limit");
 }
 
