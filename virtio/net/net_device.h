@@ -18,8 +18,13 @@
 //     writev header + guest buffers to the backend -> used -> interrupt.
 //     EAGAIN puts the chain back and waits for the fd to be writable.
 //   control queue: copy header and data (at most kMaxCtrlCommandBytes) ->
-//     apply_ctrl_command -> host filter recomputed and applied (rolled back
-//     on failure) -> ack byte -> used -> interrupt.
+//     apply_ctrl_command -> host side (filter, offloads, queue attachment)
+//     moved to the new state (HostSide: rolled back on failure) -> ack byte
+//     -> used -> interrupt.
+//
+// Sources, by path: net_device.cc (features, config, activation, kicks, the
+// event loop), net_device_rx.cc, net_device_tx.cc, net_device_ctrl.cc and
+// net_device_state.cc (save, validate, restore).
 //
 // Guest errors never crash the VMM: a broken queue or a control chain
 // without a status byte sets DEVICE_NEEDS_RESET; malformed packets and
@@ -39,12 +44,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "virtio/device.h"
 #include "virtio/net/ctrl_command.h"
+#include "virtio/net/host_side.h"
 #include "virtio/net/net_backend.h"
-#include "virtio/net/promisc.h"
 
 namespace wren {
 
@@ -72,8 +78,8 @@ struct NetCounters {
   uint64_t tx_errors = 0;          // backend write errors
   uint64_t ctrl_ok = 0;
   uint64_t ctrl_err = 0;
-  uint64_t ctrl_malformed = 0;  // chain without header or status byte, or oversized
-  uint64_t host_filter_failures = 0;
+  uint64_t ctrl_malformed = 0;        // chain without header or status byte, or oversized
+  uint64_t host_filter_failures = 0;  // host side (filter, offloads, queue attachment) refused a change
 
   uint64_t rx_filtered_total() const;
 };
@@ -173,9 +179,26 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   };
   enum class Delivery : uint8_t { Delivered, Dropped, NoBuffers };
   enum class Send : uint8_t { Sent, Dropped, WouldBlock };
+  // What a turn of work must tell the outside once the device lock is released.
   struct Events {
-    bool rx_filter_changed = false;
+    bool rx_filter_changed = false;  // to the rx-filter listener
+    bool config_changed = false;     // to the transport (config interrupt)
   };
+
+  // One turn of device work: lock, run `work`, send the interrupts it made
+  // due, take the events it raised, unlock, then fire them (a listener may
+  // call back into the device).
+  template <typename Work>
+  void locked_turn(Work&& work) {
+    Events events;
+    {
+      std::lock_guard lock(mutex_);
+      std::forward<Work>(work)();
+      flush_notifications();
+      events = std::exchange(events_, Events{});
+    }
+    fire(events);
+  }
 
   // All below: mutex_ held.
   bool ctrl_rx() const;
@@ -183,12 +206,17 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   uint16_t ctrl_index() const;
   uint16_t active_pairs() const;
   void update_config_locked();
-  void apply_host_side_locked();
+  // Moves the host side from `old` to `next`, counting and logging a failure;
+  // a failed rollback sets NEEDS_RESET.
+  HostSide::Outcome change_host_side_locked(const NetControlState& old, const NetControlState& next);
   bool adopt_locked(const State& state);
   void process_rx(uint16_t tap);
   bool read_frame(uint16_t tap);  // false: nothing to read now (wait armed)
   Delivery deliver(uint16_t pair, std::span<uint8_t> bytes);
   bool starved(Queue& q);
+  // The next receive chain; nullopt with `none` saying why there is none
+  // (Dropped: the queue is broken; NoBuffers: empty, a kick will come).
+  std::optional<DescriptorChain> next_rx_chain(Queue& q, Delivery& none);
   void process_tx(uint16_t pair);
   Send send_chain(uint16_t pair, const DescriptorChain& chain);
   void process_ctrl();
@@ -202,6 +230,9 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   void mark_used(uint16_t index) { used_touched_.at(index) = true; }
   void flush_notifications();
   void guest_error(const std::string& what);
+  // Sets NEEDS_RESET (logged once per activation).
+  void fail_device(const std::string& why);
+  void broken_queue(const Queue& q, ChainError error);
   void fire(const Events& events);  // mutex_ NOT held
 
   const NetDeviceOptions options_;
@@ -218,7 +249,7 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   size_t header_size_ = 12;
   bool link_up_ = true;
   NetControlState control_;
-  PromiscController promisc_;
+  HostSide host_side_;
   std::vector<TapQueue> taps_;
   std::vector<std::deque<DescriptorChain>> rx_held_;
   std::vector<bool> used_touched_;

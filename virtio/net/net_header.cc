@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "virtio/net/ctrl_command.h"
+#include "virtio/net/net_features.h"
 
 namespace wren {
 
@@ -98,6 +98,8 @@ void encode_net_header(const NetHeader& h, std::span<uint8_t> out) {
   put_le16(out, 14, static_cast<uint16_t>(h.hash_value >> 16));
   put_le16(out, 16, h.hash_report);
 }
+
+void set_net_header_num_buffers(std::span<uint8_t> header, uint16_t count) { put_le16(header, 10, count); }
 
 HeaderCheck check_tx_header(const NetHeader& header, uint64_t features, size_t packet_len) {
   HeaderCheck out;

@@ -49,6 +49,9 @@ inline constexpr size_t kNetHeaderHashSize = 20;    // + hash_value, hash_report
 // bytes (10, 12 or 20; padding zeroed).
 [[nodiscard]] NetHeader decode_net_header(std::span<const uint8_t> bytes);
 void encode_net_header(const NetHeader& header, std::span<uint8_t> out);
+// Sets num_buffers in an encoded 12- or 20-byte header (MRG_RXBUF: how many
+// chains one received frame spans).
+void set_net_header_num_buffers(std::span<uint8_t> header, uint16_t count);
 
 enum class NetHeaderError : uint8_t {
   None,

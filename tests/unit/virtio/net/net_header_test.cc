@@ -4,7 +4,7 @@
 
 #include <linux/virtio_config.h>
 
-#include "virtio/net/ctrl_command.h"
+#include "virtio/net/net_features.h"
 
 namespace wren {
 namespace {
