@@ -74,8 +74,9 @@ struct NetCounters {
   uint64_t rx_errors = 0;                               // backend read errors, short reads
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
-  uint64_t tx_dropped_header = 0;  // malformed guest header
-  uint64_t tx_errors = 0;          // backend write errors
+  uint64_t tx_dropped_header = 0;   // malformed guest header
+  uint64_t tx_dropped_too_big = 0;  // frame above kMaxTxFrameBytes
+  uint64_t tx_errors = 0;           // backend write errors
   uint64_t ctrl_ok = 0;
   uint64_t ctrl_err = 0;
   uint64_t ctrl_malformed = 0;        // chain without header or status byte, or oversized
@@ -103,6 +104,8 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   static constexpr size_t kMaxCtrlCommandBytes = 64 * 1024;
   // Largest frame read from the backend (64 KiB GSO frame + header + slack).
   static constexpr size_t kMaxRxFrameBytes = 65536 + 256;
+  // Largest frame the guest may send, after its virtio-net header (a 64 KiB GSO frame).
+  static constexpr size_t kMaxTxFrameBytes = 65536;
 
   // Host configuration errors (bad MAC, queue pairs out of range or not
   // matching the backend, bad queue size) throw std::invalid_argument.

@@ -47,6 +47,12 @@ void NetDevice::process_tx(uint16_t pair) {
 }
 
 NetDevice::Send NetDevice::send_chain(uint16_t pair, const DescriptorChain& chain) {
+  // The guest sizes the chain: refuse before anything (the bounce buffer)
+  // is sized from it.
+  if (chain.readable_len() > header_size_ + kMaxTxFrameBytes) {
+    ++counters_.tx_dropped_too_big;
+    return Send::Dropped;
+  }
   if (chain.readable_len() < header_size_) {
     ++counters_.tx_dropped_header;
     return Send::Dropped;

@@ -273,6 +273,23 @@ TEST_F(NetDeviceTest, TransmitSanitizesTheHeader) {
   EXPECT_EQ(out.csum_start, 34);
 }
 
+TEST_F(NetDeviceTest, TransmitDropsFramesAbove64KiB) {
+  ASSERT_TRUE(activate(kBase));
+  Bytes big = frame_to(kOther);
+  big.resize(NetDevice::kMaxTxFrameBytes + 1);
+  send_tx(big);
+  EXPECT_FALSE(host_read());
+  EXPECT_TRUE(tx().next_used()) << "returned to the driver";
+  EXPECT_EQ(dev->counters().tx_dropped_too_big, 1u);
+  big.resize(NetDevice::kMaxTxFrameBytes);
+  send_tx(big);
+  const auto sent = host_read();
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->size(), header_size() + NetDevice::kMaxTxFrameBytes);
+  EXPECT_EQ(dev->counters().tx_packets, 1u);
+  EXPECT_EQ(events.needs_reset, 0);
+}
+
 TEST_F(NetDeviceTest, TransmitDropsMalformedPackets) {
   ASSERT_TRUE(activate(kBase));
   NetHeader gso;
