@@ -161,7 +161,11 @@ uint16_t ones_complement_sum(std::span<const uint8_t> bytes, uint32_t initial) {
 bool finish_checksum(std::span<uint8_t> packet, uint16_t start, uint16_t offset) {
   const uint64_t field = uint64_t{start} + offset;
   if (field + 2 > packet.size()) return false;
-  const uint16_t csum = static_cast<uint16_t>(~ones_complement_sum(packet.subspan(start)));
+  uint16_t csum = static_cast<uint16_t>(~ones_complement_sum(packet.subspan(start)));
+  // A computed 0 goes out as 0xffff (the same value in one's complement):
+  // for UDP, 0 means "no checksum" (RFC 768) and is invalid over IPv6
+  // (RFC 8200). The kernel does the same (CSUM_MANGLED_0).
+  if (csum == 0) csum = 0xffff;
   packet[field] = static_cast<uint8_t>(csum >> 8);
   packet[field + 1] = static_cast<uint8_t>(csum);
   return true;

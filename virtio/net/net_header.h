@@ -88,7 +88,8 @@ struct HeaderCheck {
 // Completes a partial checksum as the kernel's checksum helper does: the
 // one's-complement sum of packet[start..] (whose checksum field already
 // holds the pseudo-header sum) is complemented and stored big-endian at
-// start + offset. False (packet untouched) if the field is not inside.
+// start + offset; a result of 0 is stored as 0xffff (UDP's "no checksum"
+// would be 0). False (packet untouched) if the field is not inside.
 [[nodiscard]] bool finish_checksum(std::span<uint8_t> packet, uint16_t start, uint16_t offset);
 
 // One's-complement sum of `bytes` (16-bit big-endian words), folded, not inverted.
