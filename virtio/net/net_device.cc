@@ -133,7 +133,11 @@ void NetDevice::update_config_locked() {
   const uint32_t types = kRssSupportedHashTypes;
   for (int i = 0; i < 4; ++i) c[20 + i] = static_cast<uint8_t>(types >> (8 * i));
   std::lock_guard lock(config_mutex_);
+  if (config_ == c) return;
   config_ = c;
+  // Any change bumps config_generation (so the driver's multi-field reads
+  // stay consistent) and, after DRIVER_OK, interrupts the driver.
+  if (active_) events_.config_changed = true;
 }
 
 void NetDevice::read_config(uint32_t offset, std::span<uint8_t> out) {
@@ -356,7 +360,6 @@ void NetDevice::continue_later(uint16_t index, void (NetDevice::*work)(uint16_t)
 
 void NetDevice::set_link_up(bool up) {
   locked_turn([&] {
-    if (link_up_ != up && active_) events_.config_changed = true;
     link_up_ = up;
     update_config_locked();
   });

@@ -208,6 +208,7 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   Queue* queue(uint16_t index);
   uint16_t ctrl_index() const;
   uint16_t active_pairs() const;
+  // Rebuilds the config space; raises config_changed if it changed while active.
   void update_config_locked();
   // Moves the host side from `old` to `next`, counting and logging a failure;
   // a failed rollback sets NEEDS_RESET.

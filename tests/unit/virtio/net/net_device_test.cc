@@ -231,6 +231,7 @@ TEST_F(NetDeviceMacChangeTest, MacAddrSetUpdatesConfigAndFilter) {
   dev->read_config(0, cfg);
   EXPECT_EQ(MacAddress::from_bytes(cfg), kOther);
   EXPECT_EQ(dev->query_rx_filter().filter.mac, kOther);
+  EXPECT_EQ(events.config_changed, 1) << "config_generation moves with the MAC";
   dev->reset();
   dev->read_config(0, cfg);
   EXPECT_EQ(MacAddress::from_bytes(cfg), kOwn) << "reset restores the configured MAC";
@@ -664,10 +665,13 @@ TEST_F(NetDeviceTest, AnnounceSetsStatusUntilAcked) {
   EXPECT_EQ(command(VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK, {}), VIRTIO_NET_OK);
   dev->read_config(6, status);
   EXPECT_EQ(status[0], VIRTIO_NET_S_LINK_UP);
+  EXPECT_EQ(events.config_changed, 2) << "the ack changed the status field";
   dev->set_link_up(false);
   dev->read_config(6, status);
   EXPECT_EQ(status[0], 0);
-  EXPECT_EQ(events.config_changed, 2);
+  EXPECT_EQ(events.config_changed, 3);
+  dev->set_link_up(false);
+  EXPECT_EQ(events.config_changed, 3) << "no change, no notification";
 }
 
 // ---- Migration ------------------------------------------------------------------
