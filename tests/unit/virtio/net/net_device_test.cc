@@ -782,6 +782,22 @@ TEST_F(NetDeviceMqTest, QueuePairsAndControlQueueIndex) {
   EXPECT_FALSE(rx(0).next_used());
 }
 
+TEST_F(NetDeviceMqTest, QueueAttachIssuesOnlyRealTransitions) {
+  using Calls = std::vector<std::pair<uint16_t, bool>>;
+  ASSERT_TRUE(activate(kMq));
+  EXPECT_EQ(host->queue_enables, (Calls{{0, true}, {1, false}})) << "unknown at first: every queue is set";
+  host->queue_enables.clear();
+  ASSERT_EQ(command(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, {2, 0}), VIRTIO_NET_OK);
+  EXPECT_EQ(host->queue_enables, (Calls{{1, true}})) << "queue 0 was attached already";
+  ASSERT_EQ(command(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, {1, 0}), VIRTIO_NET_OK);
+  EXPECT_EQ(host->queue_enables, (Calls{{1, true}, {1, false}}));
+  // A reset and a new activation with the same pairs changes nothing on the host.
+  dev->reset();
+  host->queue_enables.clear();
+  ASSERT_TRUE(driver_ok());
+  EXPECT_TRUE(host->queue_enables.empty());
+}
+
 TEST_F(NetDeviceMqTest, QueueAttachFailureRollsBackAndAcksErr) {
   ASSERT_TRUE(activate(kMq));
   host->queue_enables.clear();
