@@ -205,7 +205,7 @@ bool NetDevice::activate(const ActivationContext& context) {
       process_rx(p);
       process_tx(p);
     }
-    if (has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) process_ctrl();
+    if (has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) process_ctrl(ctrl_index());
     activated = true;
   });
   return activated;
@@ -268,7 +268,7 @@ void NetDevice::queue_notify(uint16_t index) {
   locked_turn([&] {
     if (!active_ || index >= queues_.size()) return;
     if (has_feature(features_, VIRTIO_NET_F_CTRL_VQ) && index == ctrl_index()) {
-      process_ctrl();
+      process_ctrl(index);
     } else if (index < 2 * active_pairs()) {
       const uint16_t pair = index / 2;
       if (index % 2 == 1) {

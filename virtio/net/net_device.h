@@ -102,6 +102,8 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
  public:
   static constexpr size_t kConfigSize = 24;  // struct virtio_net_config
   static constexpr size_t kMaxCtrlCommandBytes = 64 * 1024;
+  // Control commands served per turn before yielding to the event loop.
+  static constexpr uint64_t kCtrlCommandsPerTurn = 16;
   // Largest frame read from the backend (64 KiB GSO frame + header + slack).
   static constexpr size_t kMaxRxFrameBytes = 65536 + 256;
   // Largest frame the guest may send, after its virtio-net header (a 64 KiB GSO frame).
@@ -223,7 +225,31 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   std::optional<DescriptorChain> next_rx_chain(Queue& q, Delivery& none);
   void process_tx(uint16_t pair);
   Send send_chain(uint16_t pair, const DescriptorChain& chain);
-  void process_ctrl();
+  void process_ctrl(uint16_t index);  // index: the control queue's
+  // Serves `q` chain by chain with `serve` (false: stop, it put the chain
+  // back) until the queue is empty (kicks re-enabled and re-checked, so none
+  // is lost), `budget` chains were served (the rest continues on the event
+  // loop with (this->*resume)(resume_arg)), or the queue breaks.
+  template <typename Serve>
+  void drain_queue(Queue& q, uint64_t budget, void (NetDevice::*resume)(uint16_t), uint16_t resume_arg, Serve&& serve) {
+    for (;;) {
+      q.disable_notification(*memory_);
+      for (;;) {
+        if (budget-- == 0) {
+          continue_later(resume_arg, resume);  // let other work run
+          return;
+        }
+        auto c = q.pop(*memory_);
+        if (c.is_error()) {
+          broken_queue(q, c.error());
+          return;
+        }
+        if (!c) break;
+        if (!serve(*c)) return;
+      }
+      if (!q.enable_notification(*memory_)) break;
+    }
+  }
   uint8_t execute_ctrl(uint8_t cls, uint8_t cmd, std::span<const uint8_t> data);
   // Runs (this->*work)(index) later on the event loop (same activation only).
   void continue_later(uint16_t index, void (NetDevice::*work)(uint16_t));

@@ -4,44 +4,34 @@
 
 namespace wren {
 
-void NetDevice::process_ctrl() {
-  const uint16_t index = ctrl_index();
+void NetDevice::process_ctrl(uint16_t index) {
   Queue* q = queue(index);
   if (!q || !q->ready()) return;
-  for (;;) {
-    q->disable_notification(*memory_);
-    for (;;) {
-      auto c = q->pop(*memory_);
-      if (c.is_error()) {
-        broken_queue(*q, c.error());
-        return;
-      }
-      if (!c) break;
-      if (c->writable_len() < 1) {
-        // Nowhere to put the ack: the driver broke the protocol.
-        ++counters_.ctrl_malformed;
-        if (!q->add_used(*memory_, c->head(), 0)) ++counters_.ctrl_malformed;
-        mark_used(index);
-        guest_error("control command without a status byte");
-        continue;
-      }
-      uint8_t ack = VIRTIO_NET_ERR;
-      if (c->readable_len() < 2 || c->readable_len() > kMaxCtrlCommandBytes) {
-        ++counters_.ctrl_malformed;
-        ++counters_.ctrl_err;
-      } else if (auto bytes = c->read_all(*memory_); !bytes) {
-        ++counters_.ctrl_malformed;
-        ++counters_.ctrl_err;
-      } else {
-        ack = execute_ctrl((*bytes)[0], (*bytes)[1], std::span<const uint8_t>(*bytes).subspan(2));
-      }
-      const uint8_t status[1] = {ack};
-      const size_t written = c->write_at(*memory_, 0, status);
-      if (!q->add_used(*memory_, c->head(), static_cast<uint32_t>(written))) ++counters_.ctrl_malformed;
+  drain_queue(*q, kCtrlCommandsPerTurn, &NetDevice::process_ctrl, index, [&](const DescriptorChain& c) {
+    if (c.writable_len() < 1) {
+      // Nowhere to put the ack: the driver broke the protocol.
+      ++counters_.ctrl_malformed;
+      if (!q->add_used(*memory_, c.head(), 0)) ++counters_.ctrl_malformed;
       mark_used(index);
+      guest_error("control command without a status byte");
+      return true;
     }
-    if (!q->enable_notification(*memory_)) break;
-  }
+    uint8_t ack = VIRTIO_NET_ERR;
+    if (c.readable_len() < 2 || c.readable_len() > kMaxCtrlCommandBytes) {
+      ++counters_.ctrl_malformed;
+      ++counters_.ctrl_err;
+    } else if (auto bytes = c.read_all(*memory_); !bytes) {
+      ++counters_.ctrl_malformed;
+      ++counters_.ctrl_err;
+    } else {
+      ack = execute_ctrl((*bytes)[0], (*bytes)[1], std::span<const uint8_t>(*bytes).subspan(2));
+    }
+    const uint8_t status[1] = {ack};
+    const size_t written = c.write_at(*memory_, 0, status);
+    if (!q->add_used(*memory_, c.head(), static_cast<uint32_t>(written))) ++counters_.ctrl_malformed;
+    mark_used(index);
+    return true;
+  });
 }
 
 uint8_t NetDevice::execute_ctrl(uint8_t cls, uint8_t cmd, std::span<const uint8_t> data) {

@@ -20,30 +20,16 @@ void NetDevice::process_tx(uint16_t pair) {
   if (!q || !q->ready() || pair >= taps_.size()) return;
   if (taps_[pair].write_armed) return;  // waiting for the backend to drain
   const uint16_t index = static_cast<uint16_t>(2 * pair + 1);
-  uint64_t budget = kTxBudget;
-  for (;;) {
-    q->disable_notification(*memory_);
-    for (;;) {
-      if (budget-- == 0) {
-        continue_later(pair, &NetDevice::process_tx);  // let other work run
-        return;
-      }
-      auto c = q->pop(*memory_);
-      if (c.is_error()) {
-        broken_queue(*q, c.error());
-        return;
-      }
-      if (!c) break;
-      if (send_chain(pair, *c) == Send::WouldBlock) {
-        q->undo_pop();
-        arm_write(pair);
-        return;
-      }
-      if (!q->add_used(*memory_, c->head(), 0)) ++counters_.tx_errors;
-      mark_used(index);
+  drain_queue(*q, kTxBudget, &NetDevice::process_tx, pair, [&](const DescriptorChain& c) {
+    if (send_chain(pair, c) == Send::WouldBlock) {
+      q->undo_pop();
+      arm_write(pair);
+      return false;
     }
-    if (!q->enable_notification(*memory_)) break;  // re-check: no kick lost
-  }
+    if (!q->add_used(*memory_, c.head(), 0)) ++counters_.tx_errors;
+    mark_used(index);
+    return true;
+  });
 }
 
 NetDevice::Send NetDevice::send_chain(uint16_t pair, const DescriptorChain& chain) {

@@ -598,6 +598,20 @@ TEST_F(NetDeviceTest, ControlChainWithoutStatusByteNeedsReset) {
   EXPECT_EQ(rx_mode(VIRTIO_NET_CTRL_RX_PROMISC, false), VIRTIO_NET_OK);
 }
 
+TEST_F(NetDeviceTest, ControlQueueYieldsAfterItsBudgetAndContinues) {
+  ASSERT_TRUE(activate(kBase));
+  const uint64_t queued = NetDevice::kCtrlCommandsPerTurn + 8;
+  for (uint64_t i = 0; i < queued; ++i) queue_command(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, {uint8_t(i % 2)});
+  dev->queue_notify(ctrl_index_);
+  uint64_t done = 0;
+  while (ctrl().next_used()) ++done;
+  EXPECT_EQ(done, NetDevice::kCtrlCommandsPerTurn) << "one kick serves one budget";
+  poll();  // the rest, from the event loop, without another kick
+  while (ctrl().next_used()) ++done;
+  EXPECT_EQ(done, queued);
+  EXPECT_EQ(dev->counters().ctrl_ok, queued);
+}
+
 TEST_F(NetDeviceTest, OversizedControlCommandIsRefused) {
   ASSERT_TRUE(activate(kBase));
   Bytes data(NetDevice::kMaxCtrlCommandBytes, 0);  // + 2 header bytes: over the cap
