@@ -16,6 +16,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
 #include "vmm/cpu/cpuid.h"
+#include "vmm/machine/exit_status.h"
 #include "vmm/machine/pci_devices.h"
 #include "vmm/machine/platform_devices.h"
 #include "vmm/machine/serial_backend.h"
@@ -249,7 +250,7 @@ int Machine::run() {
       receive_incoming_migration(config_.incoming, host);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "wren: %s (the guest was not started)\n", e.what());
-      return 1;
+      return exit_status::kHostFailure;
     }
     pci_->announce_nics();
   }
