@@ -191,14 +191,18 @@ void Hpet::write_config_locked(uint64_t value) {
 
 void Hpet::write_timer_config_locked(unsigned n, uint64_t value) {
   auto& t = timers_[n];
+  const uint64_t old = t.config;
   t.config = value & kTimerWritable;
+  // A timer starts over when its interrupt is switched on or its mode
+  // changes; other configuration writes leave a fired one-shot fired.
+  const bool enabling = (t.config & kInterruptEnable) && !(old & kInterruptEnable);
+  if (enabling || ((old ^ t.config) & (kPeriodic | kMode32))) t.armed = true;
   if (mode32(t)) {
     t.comparator = static_cast<uint32_t>(t.comparator);
     t.period = static_cast<uint32_t>(t.period);
   }
   // Only a level-triggered timer with interrupts on holds its line.
   if (!(t.config & kInterruptEnable) || !(t.config & kLevelTriggered)) isr_ &= ~(uint64_t{1} << n);
-  t.armed = true;
   sync_lines_locked();
   schedule_locked(n);
 }

@@ -13,7 +13,7 @@
 // Behaviour chosen where the specification leaves room, as QEMU does: a
 // comparator that is not ahead of the counter (by the signed difference, in
 // 32-bit mode of the low halves) fires at once; a one-shot timer fires once
-// per comparator or configuration write; a periodic timer's comparator
+// per comparator write or switch-on of its interrupt (or change of mode); a periodic timer's comparator
 // write sets its period (and the comparator too with VAL_SET); no interrupt
 // on a 32-bit wrap. Periodic interrupts closer than kMinIntervalNs together
 // are coalesced (the comparator still advances by whole periods).

@@ -159,6 +159,15 @@ TEST_F(HpetTest, OneShotEdgeFiresOnceOnItsRoute) {
   advance_ns(10'000'000);
   EXPECT_EQ(edges(lines[20]), 1);  // one-shot
   EXPECT_EQ(read64(timer_comparator(2)), 50 * kTicksPerUs);
+  // Rewriting the configuration (here: the route) does not fire it again...
+  write64(timer_config(2), Hpet::kInterruptEnable | (21u << Hpet::kRouteShift));
+  advance_ns(1'000);
+  EXPECT_TRUE(lines[21].levels().empty());
+  // ...switching its interrupt off and on does (the comparator is behind).
+  write64(timer_config(2), 21u << Hpet::kRouteShift);
+  write64(timer_config(2), Hpet::kInterruptEnable | (21u << Hpet::kRouteShift));
+  advance_ns(0);
+  EXPECT_EQ(edges(lines[21]), 1);
 }
 
 TEST_F(HpetTest, OneShotWithoutInterruptEnableDoesNothing) {
