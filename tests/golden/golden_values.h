@@ -178,6 +178,17 @@ inline AcpiPm::State acpi_pm() {
   return s;
 }
 
+inline Hpet::State hpet() {
+  Hpet::State s;
+  s.config = Hpet::kEnable | Hpet::kLegacyRoute;
+  s.isr = 0b10;
+  s.counter = 0x0000001234567890;
+  s.timers[0] = {Hpet::kInterruptEnable | Hpet::kPeriodic | Hpet::kMode32, 0x12345000, 0x186a0, true};
+  s.timers[1] = {Hpet::kInterruptEnable | Hpet::kLevelTriggered, 0x0000001234560000, 0, false};
+  s.timers[2] = {Hpet::kValueSet | (20u << Hpet::kRouteShift), 0xffffffffffffffff, 0x8000000000000000, true};
+  return s;
+}
+
 inline QueueState queue(uint16_t index) {
   QueueState q;
   q.size = 256;
@@ -276,6 +287,7 @@ inline std::vector<Case> cases() {
       make_case(k::kI8042, "i8042", i8042(), 1),
       make_case(k::kCmos, "cmos", cmos(), 1),
       make_case(k::kAcpiPm, "acpi-pm", acpi_pm(), 1),
+      make_case(k::kHpet, "hpet", hpet(), 1),
       make_case(k::kVirtioPci, "net0", virtio_pci(), 1),
       make_case(k::kVirtioPci, "net0", virtio_pci(), 2),
       make_case(k::kNetDevice, "net0", net_device(), 1),

@@ -87,6 +87,32 @@ TEST(RoundTrip, AcpiPm) {
   EXPECT_TRUE(same(fresh.save(), saved));
 }
 
+namespace {
+class NoScheduler final : public Hpet::Scheduler {
+ public:
+  void arm(unsigned, uint64_t) override {}
+  void cancel(unsigned) override {}
+};
+}  // namespace
+
+TEST(RoundTrip, Hpet) {
+  uint64_t now = 1000;
+  NoScheduler scheduler;
+  Hpet hpet({}, scheduler, {}, [&] { return now; });
+  const uint8_t timer1[] = {Hpet::kInterruptEnable | Hpet::kLevelTriggered, 0, 0, 0};
+  hpet.write(0x120, timer1);
+  const uint8_t enable_legacy[] = {0x03};
+  hpet.write(0x010, enable_legacy);
+  hpet.expire(1);  // comparator 0 is due: the level line is held
+  now += 12'340;
+  const auto saved = hpet.save();
+  EXPECT_EQ(saved.isr, 0b10u);
+  EXPECT_EQ(saved.counter, 1234u);
+  Hpet fresh({}, scheduler, {}, [&] { return now; });
+  ASSERT_TRUE(fresh.restore(through_stream(kinds::kHpet, saved)));
+  EXPECT_TRUE(same(fresh.save(), saved));
+}
+
 TEST(RoundTrip, VirtioPciFunctionWithQueues) {
   using testing::TransportHarness;
   TransportHarness a(VirtioPciMode::kModern);
