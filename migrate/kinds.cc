@@ -48,12 +48,6 @@ std::optional<std::string> check_virtio_pci(const VirtioPciDevice::State& s) {
   return std::nullopt;
 }
 
-std::optional<std::string> check_net_device(const NetDevice::State& s) {
-  if (s.control.queue_pairs == 0 || s.control.queue_pairs > kNetMaxQueuePairs) return "queue pairs out of range";
-  if (s.rx_held.size() > kNetMaxQueuePairs) return "more held receive lists than queue pairs";
-  return std::nullopt;
-}
-
 std::optional<std::string> check_vm(const VmState& s) { return check_vm_state(s); }
 
 const PayloadRegistry& default_registry() {
@@ -81,25 +75,15 @@ std::vector<Payload> net_device_payloads(const std::string& instance, const NetD
           make_payload(kRxFilter, instance, state.control.rx_filter, rx_filter_version)};
 }
 
-Expected<NetDevice::State> take_net_device(
-    Import& import, std::string_view instance,
-    const std::function<std::optional<std::string>(const NetDevice::State&)>& check) {
+Expected<NetDevice::State> take_net_device(Import& import, std::string_view instance) {
   auto device = import.take(kNetDevice, instance);
   if (!device) return Failure{device.error()};
   auto filter = import.take(kRxFilter, instance);
   if (!filter) return Failure{filter.error()};
   NetDevice::State state = std::move(device).value();
   state.control.rx_filter = std::move(filter).value();
-  if (state.active) {
-    if (import.version(kRxFilter.name, instance) == 1u)
-      state.control.rx_filter.vlan_filtering = has_feature(state.features, VIRTIO_NET_F_CTRL_VLAN);
-    if (auto problem = state.control.rx_filter.validate())
-      return Failure{describe(PayloadId{std::string(kRxFilter.name), std::string(instance)}) + ": " + *problem};
-  }
-  if (check) {
-    if (auto problem = check(state))
-      return Failure{describe(PayloadId{std::string(kNetDevice.name), std::string(instance)}) + ": " + *problem};
-  }
+  if (state.active && import.version(kRxFilter.name, instance) == 1u)
+    state.control.rx_filter.vlan_filtering = has_feature(state.features, VIRTIO_NET_F_CTRL_VLAN);
   return state;
 }
 

@@ -17,18 +17,20 @@ namespace wren::migrate {
 
 struct NicState {
   VirtioPciDevice::State function;
-  NetDevice::State net;
+  NetDevice::ValidState net;  // accepted by the destination's NetDevice
 };
 
-// Takes both payloads of `instance`, each checked by the destination's own
-// device (VirtioPciDevice::validate, NetDevice::validate), then checks that
-// they fit each other. Changes no device. Failures name the payloads.
+// Takes both payloads of `instance` (the payload layer checks only their
+// shape), has each checked by the destination's own device
+// (VirtioPciDevice::validate, NetDevice::validate: the only place their
+// rules run), then checks that they fit each other. Changes no device.
+// Failures name the payloads.
 [[nodiscard]] Expected<NicState> take_nic(Import& import, std::string_view instance, const VirtioPciDevice& function,
                                           const NetDevice& net);
 
-// Restores a state take_nic() accepted: the net device first (the function's
-// restore re-activates it, and activation adopts the state NetDevice::restore
-// kept), then the function.
+// Restores a state take_nic() accepted, without checking the net state again:
+// the net device first (the function's restore re-activates it, and
+// activation adopts the state NetDevice::restore kept), then the function.
 [[nodiscard]] Status restore_nic(const NicState& state, std::string_view instance, VirtioPciDevice& function,
                                  NetDevice& net);
 

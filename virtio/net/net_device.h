@@ -45,6 +45,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "virtio/device.h"
@@ -155,13 +156,32 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
     friend bool operator==(const State&, const State&) = default;
   };
   State save() const;
-  // Validates `state` like guest input (nullopt = accepted). If the device is
-  // active with the same features, the state is applied at once; otherwise
-  // it is kept for the next activate() (the transport's restore re-activates
-  // the device), which adopts it if the features match.
+
+  // A state this device's validate() accepted. Only NetDevice makes one, so
+  // restore(ValidState) applies it without checking it again: every rule on
+  // restored net state (features, control state, receive filter, held
+  // chains) runs once per import, in validate().
+  class ValidState {
+   public:
+    const State& state() const { return state_; }
+
+   private:
+    friend class NetDevice;
+    ValidState(const NetDevice& validator, State state) : validator_(&validator), state_(std::move(state)) {}
+    const NetDevice* validator_;  // restore() takes only its own device's tokens
+    State state_;
+  };
+  // Checks `state` like guest input, against this device's configuration
+  // (which never changes, so the token stays valid): the token, or the first
+  // problem.
+  [[nodiscard]] std::variant<ValidState, std::string> validate(State state) const;
+  // If the device is active with the same features, the state is applied at
+  // once; otherwise it is kept for the next activate() (the transport's
+  // restore re-activates the device), which adopts it if the features match.
+  // nullopt = applied or kept.
+  [[nodiscard]] std::optional<std::string> restore(const ValidState& state);
+  // validate() then restore(): for callers that hold a single device.
   [[nodiscard]] std::optional<std::string> restore(const State& state);
-  // The checks restore() applies.
-  [[nodiscard]] std::optional<std::string> validate(const State& state) const;
 
   NetControlLimits limits() const;
 
@@ -204,6 +224,9 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
     }
     fire(events);
   }
+
+  // validate()'s rules: the first problem with `state`, or nullopt.
+  std::optional<std::string> first_problem(const State& state) const;
 
   // All below: mutex_ held.
   bool ctrl_rx() const;

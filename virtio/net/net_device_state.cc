@@ -18,9 +18,17 @@ NetDevice::State NetDevice::save() const {
   return s;
 }
 
-std::optional<std::string> NetDevice::validate(const State& s) const {
+std::variant<NetDevice::ValidState, std::string> NetDevice::validate(State s) const {
+  if (auto problem = first_problem(s)) return std::move(*problem);
+  return ValidState(*this, std::move(s));
+}
+
+std::optional<std::string> NetDevice::first_problem(const State& s) const {
   if (!s.active) {
     if (s.features != 0 || !s.rx_held.empty()) return "inactive state with activation fields";
+    // Unused until an activation resets it, but never outside this device's range.
+    if (s.control.queue_pairs == 0 || s.control.queue_pairs > options_.queue_pairs)
+      return "inactive state with queue pairs " + std::to_string(s.control.queue_pairs) + " out of range";
     return std::nullopt;
   }
   if (!accept_features(s.features)) return "features not offered by this device or inconsistent";
@@ -60,8 +68,15 @@ bool NetDevice::adopt_locked(const State& s) {
   return ok;
 }
 
-std::optional<std::string> NetDevice::restore(const State& s) {
-  if (auto err = validate(s)) return err;
+std::optional<std::string> NetDevice::restore(const State& state) {
+  auto valid = validate(state);
+  if (auto* problem = std::get_if<std::string>(&valid)) return std::move(*problem);
+  return restore(std::get<ValidState>(valid));
+}
+
+std::optional<std::string> NetDevice::restore(const ValidState& valid) {
+  if (valid.validator_ != this) return "state validated by another device";
+  const State& s = valid.state();
   std::optional<std::string> refusal;
   locked_turn([&] {
     if (!s.active) {

@@ -2,8 +2,13 @@
 // name the payload.
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+
+#include <variant>
+
 #include "golden/golden_values.h"
 #include "migrate/kinds.h"
+#include "unit/virtio/net/fake_backend.h"
 #include "unit/virtio/pci/transport_harness.h"
 
 namespace wren::migrate {
@@ -105,57 +110,94 @@ TEST(ImportRules, TableCountBeyondLimitRefusedBeforeAllocation) {
   expect_import_refused({p}, "unicast: 1152921504606846976 entries exceed the limit of 64");
 }
 
-// The filter's invariants are checked when the net device state is joined
-// (an inactive device's filter is unused and not checked).
-void expect_filter_refused(const RxFilter& f, const std::string& fragment) {
-  NetDevice::State state = golden::net_device();
-  state.control.rx_filter = f;
+// The payload layer only decodes the filter; its invariants are the
+// destination NetDevice's (validate), checked once, on the joined state (an
+// inactive device's filter is unused and not checked).
+class NetFilterRules : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kFeatures = kVirtioFVersion1 | feature_bit(VIRTIO_NET_F_MAC) |
+                                        feature_bit(VIRTIO_NET_F_CTRL_VQ) | feature_bit(VIRTIO_NET_F_CTRL_RX) |
+                                        feature_bit(VIRTIO_NET_F_CTRL_VLAN);
+
+  // An active state this device accepts, with `filter`.
+  NetDevice::State active_with(const RxFilter& filter, uint64_t features = kFeatures) const {
+    NetDevice::State s;
+    s.active = true;
+    s.features = features;
+    s.control = NetControlState::initial(golden::rx_filter().mac, features);
+    s.control.rx_filter = filter;
+    s.rx_held = {{}};
+    return s;
+  }
+
+  // Through the payloads: take_net_device() accepts the shape, the device refuses.
+  void expect_filter_refused(const NetDevice::State& state, const std::string& fragment,
+                             uint32_t rx_filter_version = 0) {
+    auto import = Import::create(registry(), kinds::net_device_payloads("net0", state, rx_filter_version));
+    ASSERT_TRUE(import.ok()) << import.error();
+    auto taken = kinds::take_net_device(*import, "net0");
+    ASSERT_TRUE(taken.ok()) << taken.error();
+    auto validated = device->validate(*taken);
+    ASSERT_TRUE(std::holds_alternative<std::string>(validated)) << "accepted; expected: " << fragment;
+    EXPECT_EQ(std::get<std::string>(validated), "control state: rx filter: " + fragment);
+  }
+
+  static NetDeviceOptions options() {
+    NetDeviceOptions o;
+    o.mac = golden::rx_filter().mac;
+    return o;
+  }
+
+  boost::asio::io_context io;
+  std::shared_ptr<NetDevice> device = NetDevice::create(options(), std::make_unique<test::SocketPairBackend>(1), io);
+};
+
+TEST_F(NetFilterRules, GoldenFilterIsAccepted) {
+  const NetDevice::State state = active_with(golden::rx_filter());
   auto import = Import::create(registry(), kinds::net_device_payloads("net0", state));
   ASSERT_TRUE(import.ok()) << import.error();
   auto taken = kinds::take_net_device(*import, "net0");
-  ASSERT_FALSE(taken.ok()) << "accepted; expected: " << fragment;
-  EXPECT_EQ(taken.error(), "virtio-net/rx-filter (net0): " + fragment);
+  ASSERT_TRUE(taken.ok()) << taken.error();
+  auto validated = device->validate(*taken);
+  ASSERT_TRUE(std::holds_alternative<NetDevice::ValidState>(validated)) << std::get<std::string>(validated);
+  EXPECT_EQ(std::get<NetDevice::ValidState>(validated).state(), state);
 }
 
-TEST(ImportRules, TablesAreClassedAndBounded) {
+TEST_F(NetFilterRules, TablesAreClassedAndBounded) {
   RxFilter f = golden::rx_filter();
   f.unicast.push_back(f.multicast[0]);
-  expect_filter_refused(f, "multicast address 33:33:ff:12:34:56 in the unicast table");
+  expect_filter_refused(active_with(f), "multicast address 33:33:ff:12:34:56 in the unicast table");
   RxFilter m = golden::rx_filter();
   m.multicast.push_back(m.unicast[0]);
-  expect_filter_refused(m, "unicast address 52:54:00:aa:bb:cc in the multicast table");
+  expect_filter_refused(active_with(m), "unicast address 52:54:00:aa:bb:cc in the multicast table");
   RxFilter big = golden::rx_filter();
   big.multicast.assign(62, big.multicast[0]);
   big.unicast.assign(3, big.unicast[0]);
-  expect_filter_refused(big, "MAC table holds 65 entries (max 64)");
+  expect_filter_refused(active_with(big), "MAC table holds 65 entries (max 64)");
   RxFilter overflow = golden::rx_filter();
   overflow.uni_overflow = true;
-  expect_filter_refused(overflow, "unicast table overflowed but not empty");
+  expect_filter_refused(active_with(overflow), "unicast table overflowed but not empty");
   RxFilter station = golden::rx_filter();
   station.mac = MacAddress::broadcast();
-  expect_filter_refused(station, "primary MAC ff:ff:ff:ff:ff:ff is not a unicast station address");
+  expect_filter_refused(active_with(station), "primary MAC ff:ff:ff:ff:ff:ff is not a unicast station address");
 }
 
-TEST(ImportRules, InactiveDeviceFilterIsNotChecked) {
+TEST_F(NetFilterRules, InactiveDeviceFilterIsNotChecked) {
   NetDevice::State state;  // never activated: default (all-zero MAC) filter
   auto import = Import::create(registry(), kinds::net_device_payloads("net0", state));
   ASSERT_TRUE(import.ok()) << import.error();
   auto taken = kinds::take_net_device(*import, "net0");
   ASSERT_TRUE(taken.ok()) << taken.error();
   EXPECT_EQ(*taken, state);
+  EXPECT_TRUE(std::holds_alternative<NetDevice::ValidState>(device->validate(*taken)));
 }
 
-TEST(ImportRules, V1FilterWithVlansButNoCtrlVlanIsRefused) {
+TEST_F(NetFilterRules, V1FilterWithVlansButNoCtrlVlanIsRefused) {
   // v1 cannot say whether filtering was on; with VLANs present but CTRL_VLAN
   // not negotiated the joined state is inconsistent.
-  NetDevice::State state = golden::net_device();
-  state.features &= ~(uint64_t{1} << VIRTIO_NET_F_CTRL_VLAN);
-  state.control.rx_filter = golden::rx_filter();
-  auto import = Import::create(registry(), kinds::net_device_payloads("net0", state, 1));
-  ASSERT_TRUE(import.ok()) << import.error();
-  auto taken = kinds::take_net_device(*import, "net0");
-  ASSERT_FALSE(taken.ok());
-  EXPECT_EQ(taken.error(), "virtio-net/rx-filter (net0): VLAN table not empty while VLAN filtering is off");
+  const uint64_t features = kFeatures & ~feature_bit(VIRTIO_NET_F_CTRL_VLAN);
+  expect_filter_refused(active_with(golden::rx_filter(), features), "VLAN table not empty while VLAN filtering is off",
+                        1);
 }
 
 TEST(ImportRules, BooleanBytesOtherThanZeroOrOne) {

@@ -110,7 +110,7 @@ TEST_F(NicPayloadsTest, FeatureWordsThatDisagreeAreRefusedBeforeAnyRestore) {
   net_state.features &= ~feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE);
   // Each payload on its own passes its device's checks...
   EXPECT_EQ(destination.function->validate(function_state), std::nullopt);
-  EXPECT_EQ(destination.net->validate(net_state), std::nullopt);
+  EXPECT_TRUE(std::holds_alternative<NetDevice::ValidState>(destination.net->validate(net_state)));
   // ...but together they are refused, naming both.
   Import import = imported(function_state, net_state);
   auto taken = take_nic(import, "net0", *destination.function, *destination.net);
@@ -129,6 +129,26 @@ TEST_F(NicPayloadsTest, InactiveDeviceUnderDriverOkIsRefused) {
   EXPECT_NE(taken.error().find("the transport has DRIVER_OK (and no NEEDS_RESET) but the device is inactive"),
             std::string::npos)
       << taken.error();
+}
+
+TEST_F(NicPayloadsTest, FilterRulesAreTheNetDevicesAndRefuseBeforeAnyRestore) {
+  net_state.control.rx_filter.multicast.push_back(net_state.control.rx_filter.mac);
+  Import import = imported(function_state, net_state);
+  auto taken = take_nic(import, "net0", *destination.function, *destination.net);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error(), "virtio-net/device (net0): control state: rx filter: unicast address " +
+                               net_state.control.rx_filter.mac.to_string() + " in the multicast table");
+  EXPECT_FALSE(destination.net->save().active);
+  EXPECT_EQ(destination.function->status().device_status, 0);
+}
+
+TEST_F(NicPayloadsTest, RestoreTakesOnlyItsOwnDevicesValidatedState) {
+  Import import = imported(function_state, net_state);
+  auto taken = take_nic(import, "net0", *destination.function, *destination.net);
+  ASSERT_TRUE(taken.ok()) << taken.error();
+  // source.net did not validate it: refused, nothing changes.
+  EXPECT_EQ(source.net->restore(taken->net), "state validated by another device");
+  EXPECT_EQ(source.net->save(), net_state);
 }
 
 TEST_F(NicPayloadsTest, EachPayloadIsStillCheckedByItsDevice) {

@@ -702,7 +702,7 @@ TEST_F(NetDeviceTest, SaveRestoreRoundTrip) {
   const auto saved = dev->save();
   EXPECT_TRUE(saved.active);
   EXPECT_EQ(saved.features, kMrg);
-  EXPECT_EQ(dev->validate(saved), std::nullopt);
+  EXPECT_TRUE(std::holds_alternative<NetDevice::ValidState>(dev->validate(saved)));
 
   // A second device restored before its (re-)activation adopts the state.
   auto backend = std::make_unique<test::SocketPairBackend>(1);
@@ -738,7 +738,7 @@ TEST_F(NetDeviceTest, RestoreIntoAnActiveDevice) {
 TEST_F(NetDeviceTest, RestoreRejectsInvalidState) {
   ASSERT_TRUE(activate(kMrg));
   const auto good = dev->save();
-  ASSERT_EQ(dev->validate(good), std::nullopt);
+  ASSERT_TRUE(std::holds_alternative<NetDevice::ValidState>(dev->validate(good)));
   std::vector<std::pair<std::string, std::function<void(NetDevice::State&)>>> corruptions = {
       {"feature not offered", [](auto& s) { s.features |= feature_bit(VIRTIO_NET_F_MQ); }},
       {"broken dependency", [](auto& s) { s.features &= ~feature_bit(VIRTIO_NET_F_CTRL_VQ); }},
@@ -752,10 +752,16 @@ TEST_F(NetDeviceTest, RestoreRejectsInvalidState) {
          s.rx_held[0].push_back(1);
        }},
       {"inactive with fields", [](auto& s) { s.active = false; }},
+      {"inactive with queue pairs out of range",
+       [](auto& s) {
+         s = NetDevice::State{};
+         s.control.queue_pairs = 0;
+       }},
   };
   for (const auto& [name, corrupt] : corruptions) {
     auto s = good;
     corrupt(s);
+    EXPECT_TRUE(std::holds_alternative<std::string>(dev->validate(s))) << name;
     EXPECT_NE(dev->restore(s), std::nullopt) << name;
     EXPECT_EQ(dev->save(), good) << name << ": nothing changed";
   }
