@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "vmm/boot/multiboot.h"
+#include "vmm/cli/disk_option.h"
 #include "vmm/cli/key_value_list.h"
 #include "vmm/cli/size_parse.h"
 
@@ -134,7 +135,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   app.require_subcommand(1);
   RunConfig cfg;
   std::string memory = "512M", serial = "stdio", test_exit;
-  std::vector<std::string> nets;
+  std::vector<std::string> nets, disks;
 
   auto* run = app.add_subcommand("run", "Boot a guest");
   run->add_option("--kernel", cfg.kernel, "Linux bzImage or multiboot kernel to boot (required unless --restore)")
@@ -154,6 +155,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   run->add_option("--serial", serial, "Serial console: stdio, none, file:PATH, unix:PATH")->capture_default_str();
   run->add_option("--net", nets,
                   "NIC: tap=NAME[,mac=MAC][,queues=N][,transport=modern|transitional][,mac-change=on|off]");
+  run->add_option("--disk", disks, kDiskOptionHelp);
   std::string api;
   run->add_option("--api", api, "Control socket: unix:PATH");
   run->add_option("--test-exit", test_exit, "isa-debug-exit device: iobase=0xf4[,iosize=1]");
@@ -225,6 +227,11 @@ Command parse_command_line(int argc, const char* const* argv) {
     auto parsed = parse_net_option(n);
     if (auto* err = std::get_if<std::string>(&parsed)) return fail(*err);
     cfg.nets.push_back(std::get<NetConfig>(parsed));
+  }
+  for (const auto& d : disks) {
+    auto parsed = parse_disk_option(d);
+    if (auto* err = std::get_if<std::string>(&parsed)) return fail(*err);
+    cfg.disks.push_back(std::get<DiskConfig>(parsed));
   }
   if (!api.empty()) {
     if (api.rfind("unix:", 0) != 0 || api.size() <= 5) return fail("--api must be unix:PATH");

@@ -46,7 +46,8 @@ Machine::Machine(RunConfig config) : config_(std::move(config)), kvm_(config_.kv
   serial_ = std::make_unique<SerialBackend>(config_.serial, loop_.context());
   platform_ =
       std::make_unique<PlatformDevices>(vm_, pio_, *serial_, *memory_, outcome_, config_.test_exit, config_.pc_testdev);
-  pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets);
+  pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets, config_.disks,
+                                      !config_.incoming.empty());
 
   if (!config_.restore.empty()) {
     create_vcpus();
