@@ -88,6 +88,11 @@ BlkDevice::BlkDevice(Private, BlkDeviceOptions options, blk::ImageFile image, bo
 BlkDevice::~BlkDevice() {
   boost::system::error_code ignored;
   completions_.cancel(ignored);
+  // Operations still running point into guest memory and the slots: let
+  // them finish before either goes away.
+  std::lock_guard lock(mutex_);
+  active_ = false;
+  wait_all_locked();
 }
 
 uint32_t BlkDevice::device_type() const { return VIRTIO_ID_BLOCK; }
@@ -292,15 +297,15 @@ bool BlkDevice::start_request(uint16_t queue, DescriptorChain chain) {
       return true;
     }
     ranges = std::move(parsed_ranges.ranges);
-    ++(req.kind == RequestKind::Discard ? counters_.discards : counters_.write_zeroes);
     if (ranges.empty()) {
+      ++(req.kind == RequestKind::Discard ? counters_.discards : counters_.write_zeroes);
       answer(queue, chain, blk::kStatusOk, 0);
       return true;
     }
   }
 
   const uint32_t ops = ranges.empty() ? 1 : static_cast<uint32_t>(ranges.size());
-  if (engine_.in_flight() + ops > engine_.depth()) return false;
+  if (engine_.in_flight() + ops > engine_.depth()) return false;  // nothing counted or answered yet
 
   std::vector<iovec> iov;
   if (req.kind == RequestKind::Read || req.kind == RequestKind::Write) {
@@ -414,7 +419,9 @@ void BlkDevice::finish(uint32_t index) {
       if (ok) counters_.bytes_written += slot.length;
       break;
     case RequestKind::Flush: ++counters_.flushes; break;
-    default: break;  // discard / write-zeroes counted when started
+    case RequestKind::Discard: ++counters_.discards; break;
+    case RequestKind::WriteZeroes: ++counters_.write_zeroes; break;
+    case RequestKind::GetId: break;
   }
   const uint16_t queue = slot.queue;
   answer(queue, *slot.chain, slot.status, data_len);
