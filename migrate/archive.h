@@ -152,33 +152,54 @@ void read_count(A& ar, const char* name, size_t max, size_t& count) {
   count = static_cast<size_t>(n);
 }
 
-// A list of at most `max` elements, each through field().
-template <class A, class T>
-void field_vector(A& ar, const char* name, std::vector<T>& v, size_t max) {
+// Opens a list of `n` elements (at most `max`): its length, and in JSON an
+// array named `name`. Loading reads `n` (checked against `max`); saving
+// writes it. Close with end_list().
+template <class A>
+void begin_list(A& ar, const char* name, size_t max, size_t& n) {
   if constexpr (kLoading<A>) {
-    size_t n = 0;
     read_count(ar, name, max, n);
-    v.assign(n, T{});
-    if constexpr (kPlainNumber<T> && !kText<A>) {
-      if (n) ar(cereal::binary_data(v.data(), n * sizeof(T)));
-    } else {
-      for (auto& e : v) field(ar, name, e);
-    }
   } else {
-    if (v.size() > max) throw std::invalid_argument(std::string(name) + ": more entries than the format allows");
+    if (n > max) throw std::invalid_argument(std::string(name) + ": more entries than the format allows");
     if constexpr (kText<A>) {
       ar.setNextName(name);
       ar.startNode();
       ar.makeArray();
     }
-    ar(cereal::make_size_tag(static_cast<cereal::size_type>(v.size())));
-    if constexpr (kPlainNumber<T> && !kText<A>) {
-      if (!v.empty()) ar(cereal::binary_data(v.data(), v.size() * sizeof(T)));
-    } else {
-      for (auto& e : v) field(ar, name, e);
-    }
-    if constexpr (kText<A>) ar.finishNode();
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(n)));
   }
+}
+
+template <class A>
+void end_list(A& ar) {
+  if constexpr (kText<A> && !kLoading<A>) ar.finishNode();
+}
+
+// A struct whose fields `body()` writes itself (e.g. laid out by the
+// enclosing payload's version rather than by a cereal class version of its
+// own): nothing in binary, a JSON object named `name`.
+template <class A, class Body>
+void field_object(A& ar, const char* name, Body&& body) {
+  if constexpr (kText<A>) {
+    ar.setNextName(name);
+    ar.startNode();
+  }
+  body();
+  if constexpr (kText<A>) ar.finishNode();
+}
+
+// A list of at most `max` elements, each through field().
+template <class A, class T>
+void field_vector(A& ar, const char* name, std::vector<T>& v, size_t max) {
+  size_t n = v.size();
+  begin_list(ar, name, max, n);
+  if constexpr (kLoading<A>) v.assign(n, T{});
+  if constexpr (kPlainNumber<T> && !kText<A>) {
+    if (n) ar(cereal::binary_data(v.data(), n * sizeof(T)));
+  } else {
+    for (auto& e : v) field(ar, name, e);
+  }
+  end_list(ar);
 }
 
 // A list of at most `max_outer` lists of at most `max_inner` numbers.
@@ -186,21 +207,11 @@ template <class A, class T>
 requires kPlainNumber<T>
 void field_nested_vectors(A& ar, const char* name, std::vector<std::vector<T>>& vv, size_t max_outer,
                           size_t max_inner) {
-  if constexpr (kLoading<A>) {
-    size_t n = 0;
-    read_count(ar, name, max_outer, n);
-    vv.assign(n, {});
-  } else {
-    if (vv.size() > max_outer) throw std::invalid_argument(std::string(name) + ": more entries than the format allows");
-    if constexpr (kText<A>) {
-      ar.setNextName(name);
-      ar.startNode();
-      ar.makeArray();
-    }
-    ar(cereal::make_size_tag(static_cast<cereal::size_type>(vv.size())));
-  }
+  size_t n = vv.size();
+  begin_list(ar, name, max_outer, n);
+  if constexpr (kLoading<A>) vv.assign(n, {});
   for (auto& v : vv) field_vector(ar, name, v, max_inner);
-  if constexpr (kText<A>) ar.finishNode();
+  end_list(ar);
 }
 
 // Raw bytes, at most `max` of them: length + bytes; a hex string in JSON.

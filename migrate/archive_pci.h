@@ -8,7 +8,7 @@
 
 // Current versions (see archive.h); bump when a serializer gains a field.
 WREN_ARCHIVE_VERSION(wren::pci::MsixTable::State, 1)
-WREN_ARCHIVE_VERSION(wren::VirtioPciDevice::State, 1)
+WREN_ARCHIVE_VERSION(wren::VirtioPciDevice::State, 2)
 
 namespace wren::pci {
 
@@ -24,13 +24,14 @@ void serialize(A& ar, MsixTable::State& s, std::uint32_t version) {
 
 namespace wren {
 
-// v1: config space image, MSI-X, transport registers.
+// Config space image, MSI-X, transport registers (laid out by `version`,
+// archive_virtio.h). v2: each queue's MSI-X vector once.
 template <class A>
 void serialize(A& ar, VirtioPciDevice::State& s, std::uint32_t version) {
   migrate::require_version<VirtioPciDevice::State>(version, "VirtioPciDevice::State");
   migrate::field_bytes(ar, "pci_config", s.pci_config, pci::PciConfigSpace::kSize);
   migrate::field(ar, "msix", s.msix);
-  migrate::field(ar, "transport", s.transport);
+  migrate::field_object(ar, "transport", [&] { serialize_transport(ar, s.transport, version); });
 }
 
 }  // namespace wren

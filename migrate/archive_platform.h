@@ -2,6 +2,7 @@
 // Serializers for the platform devices' State structs.
 #include "devices/platform/acpi_pm.h"
 #include "devices/platform/cmos_rtc.h"
+#include "devices/platform/hpet.h"
 #include "devices/platform/i8042.h"
 #include "devices/platform/uart16550.h"
 #include "migrate/archive.h"
@@ -11,6 +12,8 @@ WREN_ARCHIVE_VERSION(wren::Uart16550::State, 1)
 WREN_ARCHIVE_VERSION(wren::I8042::State, 1)
 WREN_ARCHIVE_VERSION(wren::CmosRtc::State, 1)
 WREN_ARCHIVE_VERSION(wren::AcpiPm::State, 1)
+WREN_ARCHIVE_VERSION(wren::Hpet::TimerState, 1)
+WREN_ARCHIVE_VERSION(wren::Hpet::State, 1)
 
 namespace wren {
 
@@ -61,6 +64,29 @@ void serialize(A& ar, AcpiPm::State& s, std::uint32_t version) {
   migrate::field(ar, "pm1_enable", s.pm1_enable);
   migrate::field(ar, "pm1_control", s.pm1_control);
   migrate::field(ar, "timer", s.timer);
+}
+
+// v1: every field.
+template <class A>
+void serialize(A& ar, Hpet::TimerState& s, std::uint32_t version) {
+  migrate::require_version<Hpet::TimerState>(version, "Hpet::TimerState");
+  migrate::field(ar, "config", s.config);
+  migrate::field(ar, "comparator", s.comparator);
+  migrate::field(ar, "period", s.period);
+  migrate::field(ar, "armed", s.armed);
+}
+
+// v1: general registers, the counter at save time and the three timers.
+template <class A>
+void serialize(A& ar, Hpet::State& s, std::uint32_t version) {
+  migrate::require_version<Hpet::State>(version, "Hpet::State");
+  static_assert(Hpet::kTimers == 3, "v1 carries exactly three timers");
+  migrate::field(ar, "config", s.config);
+  migrate::field(ar, "isr", s.isr);
+  migrate::field(ar, "counter", s.counter);
+  migrate::field(ar, "timer0", s.timers[0]);
+  migrate::field(ar, "timer1", s.timers[1]);
+  migrate::field(ar, "timer2", s.timers[2]);
 }
 
 }  // namespace wren

@@ -36,10 +36,12 @@ std::optional<std::string> check_cmos(const CmosRtc::State& s) {
 std::optional<std::string> check_acpi_pm(const AcpiPm::State& s) {
   return refused_if(!AcpiPm::valid(s), "ACPI PM state refused by the device");
 }
+std::optional<std::string> check_hpet(const Hpet::State& s) {
+  return refused_if(!Hpet::valid(s), "HPET state refused by the device");
+}
 
 std::optional<std::string> check_virtio_pci(const VirtioPciDevice::State& s) {
   if (s.pci_config.size() != pci::PciConfigSpace::kSize) return "PCI config image of the wrong size";
-  if (s.transport.queue_vectors.size() != s.transport.queues.size()) return "queue vector count != queue count";
   if (s.msix.table.size() % pci::kMsixEntrySize) return "MSI-X table not a whole number of entries";
   const size_t vectors = s.msix.table.size() / pci::kMsixEntrySize;
   if (s.msix.pending.size() != (vectors + 63) / 64) return "MSI-X pending array does not match the table";
@@ -71,6 +73,7 @@ const PayloadRegistry& default_registry() {
     r.add(kI8042);
     r.add(kCmos);
     r.add(kAcpiPm);
+    r.add(kHpet);
     r.add(kVirtioPci);
     r.add(kRxFilter);
     r.add(kNetDevice);

@@ -20,6 +20,7 @@ std::optional<std::string> check_uart(const Uart16550::State& s);
 std::optional<std::string> check_i8042(const I8042::State& s);
 std::optional<std::string> check_cmos(const CmosRtc::State& s);
 std::optional<std::string> check_acpi_pm(const AcpiPm::State& s);
+std::optional<std::string> check_hpet(const Hpet::State& s);
 std::optional<std::string> check_virtio_pci(const VirtioPciDevice::State& s);
 std::optional<std::string> check_net_device(const NetDevice::State& s);
 std::optional<std::string> check_vm(const VmState& s);
@@ -33,6 +34,9 @@ inline constexpr PayloadKind<Uart16550::State> kUart{"platform/uart16550", 1, &c
 inline constexpr PayloadKind<I8042::State> kI8042{"platform/i8042", 1, &check_i8042};
 inline constexpr PayloadKind<CmosRtc::State> kCmos{"platform/cmos-rtc", 1, &check_cmos};
 inline constexpr PayloadKind<AcpiPm::State> kAcpiPm{"platform/acpi-pm", 1, &check_acpi_pm};
+inline constexpr PayloadKind<Hpet::State> kHpet{"platform/hpet", 1, &check_hpet};
+// v1 and v2 importable (archive_virtio.h); v2 written. Checked here for
+// shape; VirtioPciDevice::validate checks the rest against the device.
 inline constexpr PayloadKind<VirtioPciDevice::State> kVirtioPci{"virtio-pci/function", 1, &check_virtio_pci};
 // v1 and v2 importable (archive_net.h); v2 written. Bounded when decoded;
 // its invariants (RxFilter::validate) are checked by take_net_device, and

@@ -29,10 +29,8 @@
 
 namespace wren {
 
-// MSI-X "no vector" value (VIRTIO_MSI_NO_VECTOR).
-inline constexpr uint16_t kVirtioMsiNoVector = 0xffff;
-
-// Everything needed to recreate a queue; plain data for migration.
+// Everything needed to recreate a queue; plain data for migration. Interrupt
+// routing (an MSI-X vector) belongs to the transport, not to the queue.
 struct QueueState {
   uint16_t size = 0;   // negotiated queue size; power of two in 1..max_size
   bool ready = false;  // queue_enable (modern) / PFN != 0 (legacy)
@@ -41,8 +39,7 @@ struct QueueState {
   uint64_t used_addr = 0;
   uint16_t next_avail = 0;  // device's shadow of how far it has consumed avail
   uint16_t next_used = 0;   // device's shadow of used->idx
-  uint16_t msix_vector = kVirtioMsiNoVector;
-  bool event_idx = false;  // VIRTIO_F_RING_EVENT_IDX negotiated
+  bool event_idx = false;   // VIRTIO_F_RING_EVENT_IDX negotiated
   friend bool operator==(const QueueState&, const QueueState&) = default;
 };
 
@@ -74,7 +71,6 @@ class Queue {
   [[nodiscard]] bool set_desc_addr(uint64_t gpa);
   [[nodiscard]] bool set_avail_addr(uint64_t gpa);
   [[nodiscard]] bool set_used_addr(uint64_t gpa);
-  void set_msix_vector(uint16_t vector) { state_.msix_vector = vector; }
   // Set by the transport/device when features are accepted.
   void set_event_idx(bool on) { state_.event_idx = on; }
 
@@ -83,7 +79,7 @@ class Queue {
   // returned; the transport may then set DEVICE_NEEDS_RESET.
   [[nodiscard]] std::optional<QueueStateError> enable(const GuestMemory& mem);
   // Back to power-on state: size = max_size, not ready, addresses 0, indices
-  // 0, no vector, no EVENT_IDX, not broken.
+  // 0, no EVENT_IDX, not broken.
   void reset();
 
   uint16_t size() const { return state_.size; }
@@ -91,7 +87,6 @@ class Queue {
   uint64_t desc_addr() const { return state_.desc_addr; }
   uint64_t avail_addr() const { return state_.avail_addr; }
   uint64_t used_addr() const { return state_.used_addr; }
-  uint16_t msix_vector() const { return state_.msix_vector; }
   bool event_idx() const { return state_.event_idx; }
   uint16_t next_avail() const { return state_.next_avail; }
   uint16_t next_used() const { return state_.next_used; }

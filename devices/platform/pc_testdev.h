@@ -9,6 +9,10 @@
 //   0xe8-0xeb  the data register again (QEMU splits these accesses into
 //              single bytes, which gives the same values).
 //
+// Its IRQ-line ports and memory window are PcTestdevIrqLines
+// (pc_testdev_irq.h) and PcTestdevIomem (pc_testdev_iomem.h); the machine
+// inserts all three for --pc-testdev.
+//
 // The register is test scaffolding and is not migrated. Threading: any vCPU
 // thread; the register is atomic and flush_page must be thread-safe.
 #include <atomic>

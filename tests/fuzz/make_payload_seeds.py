@@ -4,8 +4,8 @@
 Seeds are built from the golden payload files (tests/golden/*.bin), so they
 follow the format as committed. Each seed is a mode byte (see payload_fuzz.cc)
 then data:
-  mode 0/1: one state section holding every golden payload (rx-filter at v2
-            only) followed by a page batch
+  mode 0/1: one state section holding every golden payload (each kind at its
+            newest version only) followed by a page batch
   mode 2:   kind index, version, payload body (one seed per golden file)
   mode 3:   a page batch with a data page and a zero run
 Run it again after adding golden files:  python3 tests/fuzz/make_payload_seeds.py
@@ -70,7 +70,10 @@ def main():
 
     # The golden layout is 4 GiB; the fuzzer loads memory only for small layouts.
     small_layout = struct.pack("<Q", 2) + struct.pack("<QQ", 0, 0x10000) + struct.pack("<QQ", 0x100000000, 0x4000)
-    machine = [p for p in payloads if p[0] != "memory/layout" and not (p[0] == "virtio-net/rx-filter" and p[2] == 1)]
+    newest = {}
+    for p in payloads:
+        newest[p[0]] = max(newest.get(p[0], 0), p[2])
+    machine = [p for p in payloads if p[0] != "memory/layout" and p[2] == newest[p[0]]]
     machine.append(("memory/layout", "ram", 1, small_layout))
     pages = page_batch([bytes([1]) + struct.pack("<Q", 0x1000) + bytes(range(256)) * 16,
                         bytes([2]) + struct.pack("<QQ", 0x100000000, 4)], 1, 4)

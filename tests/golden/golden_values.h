@@ -178,6 +178,17 @@ inline AcpiPm::State acpi_pm() {
   return s;
 }
 
+inline Hpet::State hpet() {
+  Hpet::State s;
+  s.config = Hpet::kEnable | Hpet::kLegacyRoute;
+  s.isr = 0b10;
+  s.counter = 0x0000001234567890;
+  s.timers[0] = {Hpet::kInterruptEnable | Hpet::kPeriodic | Hpet::kMode32, 0x12345000, 0x186a0, true};
+  s.timers[1] = {Hpet::kInterruptEnable | Hpet::kLevelTriggered, 0x0000001234560000, 0, false};
+  s.timers[2] = {Hpet::kValueSet | (20u << Hpet::kRouteShift), 0xffffffffffffffff, 0x8000000000000000, true};
+  return s;
+}
+
 inline QueueState queue(uint16_t index) {
   QueueState q;
   q.size = 256;
@@ -187,7 +198,6 @@ inline QueueState queue(uint16_t index) {
   q.used_addr = q.desc_addr + 0x2000;
   q.next_avail = static_cast<uint16_t>(0xfff0 + index);
   q.next_used = static_cast<uint16_t>(0xffe0 + index);
-  q.msix_vector = static_cast<uint16_t>(index + 1);
   q.event_idx = true;
   return q;
 }
@@ -207,7 +217,7 @@ inline VirtioPciDevice::State virtio_pci() {
   s.transport.isr = 1;
   s.transport.config_generation = 3;
   s.transport.config_vector = 0;
-  s.transport.queue_vectors = {1, 2, 3};
+  s.transport.queue_vectors = {1, 2, 3};  // v1 repeats each in its queue
   s.transport.queues = {queue(0), queue(1), queue(2)};
   return s;
 }
@@ -290,7 +300,9 @@ inline std::vector<Case> cases() {
       make_case(k::kI8042, "i8042", i8042(), 1),
       make_case(k::kCmos, "cmos", cmos(), 1),
       make_case(k::kAcpiPm, "acpi-pm", acpi_pm(), 1),
+      make_case(k::kHpet, "hpet", hpet(), 1),
       make_case(k::kVirtioPci, "net0", virtio_pci(), 1),
+      make_case(k::kVirtioPci, "net0", virtio_pci(), 2),
       make_case(k::kNetDevice, "net0", net_device(), 1),
       make_case(k::kRxFilter, "net0", rx_filter(), 1),
       make_case(k::kRxFilter, "net0", rx_filter(), 2),

@@ -12,12 +12,13 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "virtio/features.h"
+
 namespace wren {
 
 namespace {
 
 constexpr uint64_t bit(unsigned b) { return uint64_t{1} << b; }
-constexpr bool has_feature(uint64_t features, unsigned b) { return (features & bit(b)) != 0; }
 constexpr int kZeroRange = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 constexpr int kPunchHole = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 

@@ -1,5 +1,6 @@
 #include "virtio/pci/transport_core.h"
 
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -79,14 +80,19 @@ void TransportCore::write_status(uint8_t value, bool legacy_interface) {
   if (activate_now) activate();
 }
 
+uint64_t TransportCore::activation_features(uint64_t driver_features, uint8_t status) const {
+  uint64_t features = driver_features & offered_features_;
+  if (!(status & kStatusFeaturesOk)) features &= 0xffffffffu;  // legacy driver: 32 feature bits only
+  return features;
+}
+
 void TransportCore::activate() {
   uint8_t status = 0;
   {
     std::lock_guard lock(irq_mutex_);
     status = status_;
   }
-  uint64_t features = driver_features_ & offered_features_;
-  if (!(status & kStatusFeaturesOk)) features &= 0xffffffffu;  // legacy driver: 32 feature bits only
+  const uint64_t features = activation_features(driver_features_, status);
   for (auto& q : queues_) q.set_event_idx(features & kVirtioFRingEventIdx);
 
   bool ok = false;
@@ -316,25 +322,57 @@ VirtioTransportState TransportCore::save() const {
   s.config_generation = config_generation_;
   s.config_vector = config_vector_;
   s.queue_vectors = queue_vectors_;
-  for (size_t i = 0; i < s.queues.size(); ++i) s.queues[i].msix_vector = queue_vectors_[i];
   return s;
 }
 
-bool TransportCore::restore(const VirtioTransportState& s) {
-  if (s.queues.size() != queues_.size() || s.queue_vectors.size() != queues_.size()) return false;
-  if (s.status & ~kKnownStatusBits) return false;
+namespace {
+bool reactivates(uint8_t status) {
+  return (status & kStatusDriverOk) && !(status & (kStatusNeedsReset | kStatusFailed));
+}
+}  // namespace
+
+std::optional<std::string> TransportCore::check(const VirtioTransportState& s) const {
+  if (s.queues.size() != queues_.size())
+    return "transport has " + std::to_string(s.queues.size()) + " queues, this device has " +
+           std::to_string(queues_.size());
+  if (s.queue_vectors.size() != queues_.size())
+    return std::to_string(s.queue_vectors.size()) + " queue vectors for " + std::to_string(queues_.size()) + " queues";
+  if (s.status & ~kKnownStatusBits) return "device status with unknown bits";
   // driver_features is a plain register until FEATURES_OK (a guest may write
   // any bits); only an accepted feature set has to make sense.
-  if ((s.status & kStatusFeaturesOk) && !features_acceptable(s.driver_features)) return false;
+  if ((s.status & kStatusFeaturesOk) && !features_acceptable(s.driver_features))
+    return "accepted features not offered or refused by this device";
   if ((s.status & kStatusDriverOk) && !(s.status & kStatusFeaturesOk) && mode_ != VirtioPciMode::kTransitional)
-    return false;
-  if (s.isr & ~(kIsrQueue | kIsrConfig)) return false;
+    return "DRIVER_OK without FEATURES_OK on a modern-only function";
+  if (s.isr & ~(kIsrQueue | kIsrConfig)) return "ISR with unknown bits";
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    if (auto error = Queue::check(s.queues[i], queues_[i].max_size(), memory_))
+      return "queue " + std::to_string(i) + ": " + std::string(to_string(*error));
+  }
+  return std::nullopt;
+}
 
+std::optional<std::string> TransportCore::check_device_fits(const VirtioTransportState& s, bool device_active,
+                                                            uint64_t device_features) const {
+  const bool driver_ok = s.status & kStatusDriverOk;
+  if (device_active && !driver_ok) return "the device is active but the transport has no DRIVER_OK";
+  if (!device_active && reactivates(s.status))
+    return "the transport has DRIVER_OK (and no NEEDS_RESET) but the device is inactive";
+  if (!device_active) return std::nullopt;
+  const uint64_t negotiated = activation_features(s.driver_features, s.status);
+  if (device_features != negotiated)
+    return fmt::format("device features {:#x} differ from the {:#x} the driver negotiated", device_features,
+                       negotiated);
+  return std::nullopt;
+}
+
+bool TransportCore::restore(const VirtioTransportState& s) {
+  if (check(s)) return false;
   std::vector<Queue> restored;
   restored.reserve(queues_.size());
   for (size_t i = 0; i < queues_.size(); ++i) {
     restored.emplace_back(queues_[i].max_size(), queues_[i].label());
-    if (!restored.back().restore(s.queues[i], memory_)) return false;
+    if (!restored.back().restore(s.queues[i], memory_)) return false;  // check() said it would not
   }
 
   {
@@ -356,7 +394,7 @@ bool TransportCore::restore(const VirtioTransportState& s) {
     for (size_t i = 0; i < queue_vectors_.size(); ++i) queue_vectors_[i] = valid_vector_locked(s.queue_vectors[i]);
     refresh_intx_locked();
   }
-  if ((s.status & kStatusDriverOk) && !(s.status & (kStatusNeedsReset | kStatusFailed))) activate();
+  if (reactivates(s.status)) activate();
   return true;
 }
 

@@ -42,7 +42,8 @@ class TransportInterruptPins {
   virtual void set_intx(bool level) = 0;
 };
 
-// Plain state for save/restore.
+// Plain state for save/restore. The transport owns the queues' MSI-X
+// vectors: queue_vectors[i] belongs to queues[i].
 struct VirtioTransportState {
   uint8_t status = 0;
   uint64_t driver_features = 0;
@@ -139,14 +140,27 @@ class TransportCore : public VirtioTransportEvents {
 
   // ---- Migration (caller holds access_mutex(); device thread paused) -------
   VirtioTransportState save() const;
-  // Validates like guest input; on failure nothing changes. If the state has
-  // DRIVER_OK (and not NEEDS_RESET/FAILED), the device is re-activated with
-  // the restored queues.
+  // Validates like guest input (check()); on failure nothing changes. If the
+  // state has DRIVER_OK (and not NEEDS_RESET/FAILED), the device is
+  // re-activated with the restored queues.
   [[nodiscard]] bool restore(const VirtioTransportState& state);
+  // The checks restore() applies, against this device and guest memory: the
+  // first problem, or nullopt.
+  [[nodiscard]] std::optional<std::string> check(const VirtioTransportState& state) const;
+  // Whether a device saved as `device_active` (with `device_features`) fits
+  // `state`, which must pass check(): restore(state) re-activates the device
+  // exactly when the state has DRIVER_OK without NEEDS_RESET or FAILED, with
+  // the features the driver negotiated, and the device adopts its saved state
+  // only if it was active with those same features. With NEEDS_RESET or
+  // FAILED an activated device may have stayed active or never become so.
+  [[nodiscard]] std::optional<std::string> check_device_fits(const VirtioTransportState& state, bool device_active,
+                                                             uint64_t device_features) const;
 
  private:
   Queue* selected_queue_mut();
   bool features_acceptable(uint64_t features) const;
+  // The features the device is activated with under this status.
+  uint64_t activation_features(uint64_t driver_features, uint8_t status) const;
   void activate();
   void needs_reset_locked();                              // irq_mutex_ held
   void deliver_locked(uint16_t vector, uint8_t isr_bit);  // irq_mutex_ held

@@ -334,6 +334,17 @@ void VirtioPciDevice::attach_intx(std::shared_ptr<IrqLine> line) {
   update_intx_locked();
 }
 
+VirtioPciDevice::Status VirtioPciDevice::status() {
+  std::lock_guard access(core_.access_mutex());
+  Status s;
+  s.mode = core_.mode();
+  s.device_status = core_.status();  // takes the irq lock itself
+  s.driver_features = core_.driver_features();
+  std::lock_guard lock(core_.irq_mutex());
+  s.msix_enabled = msix_.enabled();
+  return s;
+}
+
 // ---- Reset, migration --------------------------------------------------------------------
 
 void VirtioPciDevice::reset() {
@@ -358,9 +369,21 @@ VirtioPciDevice::State VirtioPciDevice::save() {
   return s;
 }
 
+std::optional<std::string> VirtioPciDevice::validate(const State& s) const {
+  if (s.msix.table.size() != msix_.table_bytes() || s.msix.pending.size() * 8 != msix_.pba_bytes())
+    return "MSI-X table of " + std::to_string(s.msix.table.size() / pci::kMsixEntrySize) +
+           " vectors; this function has " + std::to_string(msix_.vectors());
+  return core_.check(s.transport);
+}
+
+std::optional<std::string> VirtioPciDevice::check_device_fits(const State& s, bool device_active,
+                                                              uint64_t device_features) const {
+  return core_.check_device_fits(s.transport, device_active, device_features);
+}
+
 bool VirtioPciDevice::restore(const State& s) {
   std::lock_guard access(core_.access_mutex());
-  if (s.pci_config.size() != pci::PciConfigSpace::kSize) return false;
+  if (validate(s)) return false;
   pci::PciConfigSpace candidate = config_;
   if (!candidate.restore_bytes(s.pci_config)) return false;
   const auto old_msix = msix_.save();

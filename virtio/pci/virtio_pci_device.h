@@ -82,6 +82,16 @@ class VirtioPciDevice : public pci::PciDevice,
   VirtioDevice& device() { return *device_; }
   VirtioPciMode mode() const { return core_.mode(); }
 
+  // What reports (the control socket) show of the transport: one consistent
+  // reading, taken under the function's locks, without saving any state.
+  struct Status {
+    VirtioPciMode mode = VirtioPciMode::kModern;
+    uint8_t device_status = 0;
+    uint64_t driver_features = 0;
+    bool msix_enabled = false;
+  };
+  Status status();
+
   // Migration. PCI config bytes (guest-writable parts), MSI-X table and the
   // transport registers; the device's own state is saved by the device.
   // After restore() the bus must re-derive BAR mappings (PciBus::reset is
@@ -93,7 +103,18 @@ class VirtioPciDevice : public pci::PciDevice,
     VirtioTransportState transport;
   };
   State save();
+  // Validates like guest input (validate()); on failure nothing changes.
   [[nodiscard]] bool restore(const State& state);
+  // The checks restore() applies against this function, its device and guest
+  // memory: the first problem, or nullopt. (The payload layer has already
+  // checked the state's shape: config image size, MSI-X array lengths.)
+  [[nodiscard]] std::optional<std::string> validate(const State& state) const;
+  // Whether the device's own saved state, active with `device_features` or
+  // inactive, fits `state` (TransportCore::check_device_fits): restoring a
+  // pair that does not would leave the guest believing state the device
+  // dropped.
+  [[nodiscard]] std::optional<std::string> check_device_fits(const State& state, bool device_active,
+                                                             uint64_t device_features) const;
 
  private:
   struct Private {};

@@ -16,6 +16,8 @@ nlohmann::json host_filter_json(const HostFilter& f) {
   return {{"level", std::string(to_string(f.level))}, {"unicast", macs(f.unicast)}, {"multicast", macs(f.multicast)}};
 }
 
+}  // namespace
+
 nlohmann::json counters_json(const NetCounters& c) {
   nlohmann::json per_reason = nlohmann::json::object();
   for (size_t i = 1; i < kRxVerdictCount; ++i)
@@ -37,22 +39,6 @@ nlohmann::json counters_json(const NetCounters& c) {
           {"ctrl_malformed", c.ctrl_malformed},
           {"host_filter_failures", c.host_filter_failures}};
 }
-
-// Walks the capability list of a config-space image; false if the list is
-// malformed (it is ours, but a saved image is still treated as data).
-bool msix_enabled(std::span<const uint8_t> cfg) {
-  constexpr uint8_t kCapPtr = 0x34, kCapIdMsix = 0x11;
-  if (cfg.size() < 0x40) return false;
-  uint8_t at = cfg[kCapPtr] & 0xfc;
-  for (int hops = 0; at && hops < 48; ++hops) {
-    if (static_cast<size_t>(at) + 4 > cfg.size()) return false;
-    if (cfg[at] == kCapIdMsix) return (cfg[at + 3] & 0x80) != 0;  // message control bit 15
-    at = cfg[at + 1] & 0xfc;
-  }
-  return false;
-}
-
-}  // namespace
 
 nlohmann::json rx_filter_json(const RxFilterReport& r) {
   const auto& f = r.filter;
@@ -80,12 +66,11 @@ nlohmann::json rx_filter_json(const RxFilterReport& r) {
           {"counters", counters_json(r.counters)}};
 }
 
-nlohmann::json transport_json(uint8_t status, uint64_t driver_features, std::span<const uint8_t> pci_config,
-                              bool transitional) {
-  return {{"mode", transitional ? "transitional" : "modern"},
-          {"device_status", status},
-          {"driver_features", driver_features},
-          {"msix_enabled", msix_enabled(pci_config)}};
+nlohmann::json transport_json(const VirtioPciDevice::Status& s) {
+  return {{"mode", s.mode == VirtioPciMode::kTransitional ? "transitional" : "modern"},
+          {"device_status", s.device_status},
+          {"driver_features", s.driver_features},
+          {"msix_enabled", s.msix_enabled}};
 }
 
 }  // namespace wren

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "devices/platform/hpet.h"
 #include "hypervisor/layout.h"
 #include "vmm/boot/acpi_table.h"
 #include "vmm/boot/hex.h"
@@ -53,6 +54,11 @@ constexpr uint8_t kLint1 = 1;
 
 // MCFG (PCI Firmware spec 4.1.2).
 constexpr uint8_t kMcfgRevision = 1;
+
+// HPET (IA-PC HPET specification 1.0a, 3.2.4).
+constexpr uint8_t kHpetRevision = 1;
+constexpr uint8_t kGasSystemMemory = 0;
+constexpr uint8_t kHpetRegisterWidth = 64;
 
 constexpr uint8_t kXsdtRevision = 1;
 constexpr uint8_t kRsdpRevision = 2;
@@ -181,6 +187,17 @@ std::vector<uint8_t> build_mcfg() {
   return std::move(t).finish();
 }
 
+std::vector<uint8_t> build_hpet() {
+  AcpiTableWriter t("HPET", kHpetRevision);
+  t.u32(static_cast<uint32_t>(Hpet::capabilities()));  // event timer block id
+  // Base address: a Generic Address Structure in system memory.
+  t.u8(kGasSystemMemory).u8(kHpetRegisterWidth).u8(0).u8(0).u64(Hpet::kBase);
+  t.u8(0);   // HPET number
+  t.u16(0);  // minimum periodic tick: no constraint
+  t.u8(0);   // page protection: none (the block is alone in its 4 KiB page anyway)
+  return std::move(t).finish();
+}
+
 Result<AcpiImage> build_acpi_image(const AcpiConfig& config, uint64_t base) {
   if (config.num_vcpus == 0 || config.num_vcpus > kMaxAcpiVcpus)
     return Error{"ACPI tables support 1.." + std::to_string(kMaxAcpiVcpus) + " vCPUs, not " +
@@ -200,13 +217,15 @@ Result<AcpiImage> build_acpi_image(const AcpiConfig& config, uint64_t base) {
   const auto facs = build_facs();
   const auto madt = build_madt(config.num_vcpus);
   const auto mcfg = build_mcfg();
+  const auto hpet = build_hpet();
   at.dsdt = place(dsdt.size(), kTableAlign);
   at.facs = place(facs.size(), kFacsAlign);
   const auto fadt = build_fadt(at.facs, at.dsdt);
   at.fadt = place(fadt.size(), kTableAlign);
   at.madt = place(madt.size(), kTableAlign);
   at.mcfg = place(mcfg.size(), kTableAlign);
-  const auto xsdt = build_xsdt({at.fadt, at.madt, at.mcfg});
+  at.hpet = place(hpet.size(), kTableAlign);
+  const auto xsdt = build_xsdt({at.fadt, at.madt, at.mcfg, at.hpet});
   at.xsdt = place(xsdt.size(), kTableAlign);
   at.end = cursor;
 
@@ -216,6 +235,7 @@ Result<AcpiImage> build_acpi_image(const AcpiConfig& config, uint64_t base) {
                                    {at.fadt, &fadt},
                                    {at.madt, &madt},
                                    {at.mcfg, &mcfg},
+                                   {at.hpet, &hpet},
                                    {at.xsdt, &xsdt}})
     std::memcpy(image.bytes.data() + (gpa - base), table->data(), table->size());
   return image;

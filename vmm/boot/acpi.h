@@ -1,6 +1,6 @@
 #pragma once
 // ACPI tables describing the Wren x86 machine to the guest: RSDP, XSDT, FADT
-// (with FACS and DSDT), MADT and MCFG, written into the BIOS area at
+// (with FACS and DSDT), MADT, MCFG and HPET, written into the BIOS area at
 // layout::kRsdpAddr / layout::kAcpiTablesAddr where Linux's RSDP scan finds them.
 #include <cstdint>
 #include <span>
@@ -28,6 +28,7 @@ struct AcpiTables {
   uint64_t dsdt = 0;
   uint64_t madt = 0;
   uint64_t mcfg = 0;
+  uint64_t hpet = 0;
   uint64_t end = 0;  // first byte after the last table
 };
 
@@ -53,6 +54,7 @@ std::vector<uint8_t> build_fadt(uint64_t facs_gpa, uint64_t dsdt_gpa);
 std::vector<uint8_t> build_facs();
 std::vector<uint8_t> build_madt(uint32_t num_vcpus);
 std::vector<uint8_t> build_mcfg();
+std::vector<uint8_t> build_hpet();
 std::vector<uint8_t> build_dsdt(const AcpiConfig& config);
 
 // The byte that makes `bytes` sum to zero when stored in its checksum field

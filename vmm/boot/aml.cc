@@ -31,6 +31,7 @@ constexpr uint8_t kNullName = 0x00;
 constexpr uint8_t kSmallIrqNoFlags = 0x22;  // type 0x04, length 2
 constexpr uint8_t kSmallIo = 0x47;          // type 0x08, length 7
 constexpr uint8_t kSmallEndTag = 0x79;      // type 0x0f, length 1
+constexpr uint8_t kLargeMemory32Fixed = 0x86;
 constexpr uint8_t kLargeDWordAddress = 0x87;
 constexpr uint8_t kLargeWordAddress = 0x88;
 constexpr uint8_t kSpaceMemory = 0;
@@ -260,6 +261,17 @@ ResourceTemplate& ResourceTemplate::io(uint16_t min, uint16_t max, uint8_t align
   append_le(descriptors_, max, 2);
   descriptors_.push_back(alignment);
   descriptors_.push_back(length);
+  return *this;
+}
+
+ResourceTemplate& ResourceTemplate::memory32_fixed(bool writable, uint32_t base, uint32_t length) {
+  if (length == 0 || base + uint64_t{length} - 1 > UINT32_MAX)
+    throw std::invalid_argument("Memory32Fixed range invalid");
+  descriptors_.push_back(kLargeMemory32Fixed);
+  append_le(descriptors_, 9, 2);  // length of the data that follows
+  descriptors_.push_back(writable ? 1 : 0);
+  append_le(descriptors_, base, 4);
+  append_le(descriptors_, length, 4);
   return *this;
 }
 

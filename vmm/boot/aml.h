@@ -49,6 +49,8 @@ class ResourceTemplate {
   ResourceTemplate& dword_memory(uint32_t min, uint32_t max);
   // IO(Decode16, min, max, alignment, length)
   ResourceTemplate& io(uint16_t min, uint16_t max, uint8_t alignment, uint8_t length);
+  // Memory32Fixed(ReadWrite or ReadOnly, base, length)
+  ResourceTemplate& memory32_fixed(bool writable, uint32_t base, uint32_t length);
   // IRQNoFlags() { irq }: edge triggered, active high, exclusive
   ResourceTemplate& irq_no_flags(uint8_t irq);
 

@@ -1,9 +1,10 @@
 // The DSDT: the PCI host bridge (bus range, I/O and MMIO windows, legacy INTx
-// routing), COM1, one processor device per vCPU, and the \_S5 sleep type
+// routing), the HPET, COM1, one processor device per vCPU, and the \_S5 sleep type
 // used to power off through PM1a_CNT.
 #include <cstdio>
 #include <stdexcept>
 
+#include "devices/platform/hpet.h"
 #include "hypervisor/layout.h"
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/acpi_table.h"
@@ -86,6 +87,19 @@ aml::Bytes motherboard_resources() {
                              });
 }
 
+// The HPET's register block (the HPET table describes the timer itself;
+// this claims the MMIO range, as PC firmware does).
+aml::Bytes hpet() {
+  const auto crs = aml::ResourceTemplate()
+                       .memory32_fixed(false, static_cast<uint32_t>(Hpet::kBase), static_cast<uint32_t>(Hpet::kLength))
+                       .build();
+  return aml::device("HPET", {
+                                 aml::name("_HID", aml::eisa_id("PNP0103")),
+                                 aml::name("_UID", aml::integer(0)),
+                                 aml::name("_CRS", crs),
+                             });
+}
+
 // Processor devices; _UID matches the MADT's ACPI processor UID.
 aml::Bytes processor(uint32_t index) {
   char name[16];
@@ -101,7 +115,7 @@ aml::Bytes processor(uint32_t index) {
 std::vector<uint8_t> build_dsdt(const AcpiConfig& config) {
   if (config.num_vcpus == 0 || config.num_vcpus > kMaxAcpiVcpus)
     throw std::invalid_argument("DSDT vCPU count out of range");
-  std::vector<aml::Bytes> sb = {pci_host_bridge(), motherboard_resources()};
+  std::vector<aml::Bytes> sb = {pci_host_bridge(), motherboard_resources(), hpet()};
   if (config.com1) sb.push_back(com1());
   for (uint32_t i = 0; i < config.num_vcpus; ++i) sb.push_back(processor(i));
 

@@ -10,6 +10,7 @@
 #include "vmm/cli/disk_option.h"
 #include "vmm/cli/key_value_list.h"
 #include "vmm/cli/size_parse.h"
+#include "vmm/machine/exit_status.h"
 
 namespace wren {
 
@@ -189,9 +190,9 @@ Command parse_command_line(int argc, const char* const* argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return CliExit{0, app.help("", CLI::AppFormatMode::All)};
-    return CliExit{2, std::string("wren: ") + e.what() + "\nRun 'wren run --help' for usage."};
+    return CliExit{exit_status::kUsage, std::string("wren: ") + e.what() + "\nRun 'wren run --help' for usage."};
   }
-  auto fail = [](std::string msg) { return CliExit{2, "wren: " + msg}; };
+  auto fail = [](std::string msg) { return CliExit{exit_status::kUsage, "wren: " + msg}; };
   if (inspect_cmd->parsed()) return inspect;
   if (migrate_cmd->parsed()) {
     if (migrate_api.rfind("unix:", 0) != 0 || migrate_api.size() <= 5) return fail("--api must be unix:PATH");

@@ -8,6 +8,7 @@
 
 #include "vmm/cli/cli.h"
 #include "vmm/cli/migrate_client.h"
+#include "vmm/machine/exit_status.h"
 #include "vmm/machine/machine.h"
 #include "vmm/migration/snapshot_io.h"
 
@@ -30,6 +31,6 @@ int main(int argc, char** argv) {
     return machine.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "wren: %s\n", e.what());
-    return 1;
+    return wren::exit_status::kHostFailure;
   }
 }

@@ -16,6 +16,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/x86_entry.h"
 #include "vmm/cpu/cpuid.h"
+#include "vmm/machine/exit_status.h"
 #include "vmm/machine/pci_devices.h"
 #include "vmm/machine/platform_devices.h"
 #include "vmm/machine/serial_backend.h"
@@ -44,8 +45,8 @@ Machine::Machine(RunConfig config) : config_(std::move(config)), kvm_(config_.kv
   create_memory();
 
   serial_ = std::make_unique<SerialBackend>(config_.serial, loop_.context());
-  platform_ =
-      std::make_unique<PlatformDevices>(vm_, pio_, *serial_, *memory_, outcome_, config_.test_exit, config_.pc_testdev);
+  platform_ = std::make_unique<PlatformDevices>(vm_, pio_, mmio_, loop_.context(), *serial_, *memory_, outcome_,
+                                                config_.test_exit, config_.pc_testdev);
   pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets, config_.disks,
                                       !config_.incoming.empty());
 
@@ -170,11 +171,13 @@ nlohmann::json Machine::snapshot_command(const nlohmann::json& arguments) {
 void Machine::pause() {
   if (paused_) return;
   for (auto& r : runners_) r->pause();
+  platform_->pause();
   paused_ = true;
 }
 
 void Machine::resume() {
   if (!paused_) return;
+  platform_->resume();
   for (auto& r : runners_) r->resume();
   paused_ = false;
 }
@@ -250,7 +253,7 @@ int Machine::run() {
       receive_incoming_migration(config_.incoming, host);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "wren: %s (the guest was not started)\n", e.what());
-      return 1;
+      return exit_status::kHostFailure;
     }
     pci_->announce_nics();
   }

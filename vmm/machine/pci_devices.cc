@@ -14,6 +14,7 @@
 #include "hypervisor/kvm_irq_line.h"
 #include "hypervisor/layout.h"
 #include "migrate/kinds.h"
+#include "migrate/nic_payloads.h"
 #include "virtio/blk/blk_device.h"
 #include "virtio/net/net_device.h"
 #include "virtio/net/tap.h"
@@ -157,9 +158,7 @@ void PciDevices::register_api(ApiServer& api) {
     for (const auto& nic : nics_) {
       if (!wanted.empty() && wanted != nic.id) continue;
       auto j = rx_filter_json(nic.net->query_rx_filter());
-      const auto st = nic.transport->save();
-      j["transport"] = transport_json(st.transport.status, st.transport.driver_features, st.pci_config,
-                                      nic.transport->mode() == VirtioPciMode::kTransitional);
+      j["transport"] = transport_json(nic.transport->status());
       out.push_back(std::move(j));
     }
     if (!wanted.empty() && out.empty()) throw ApiError("DeviceNotFound", "no NIC named '" + wanted + "'");
@@ -167,7 +166,7 @@ void PciDevices::register_api(ApiServer& api) {
   });
   api.add_command("query-counters", [this](const nlohmann::json&) {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& nic : nics_) out[nic.id] = rx_filter_json(nic.net->query_rx_filter())["counters"];
+    for (const auto& nic : nics_) out[nic.id] = counters_json(nic.net->counters());
     return out;
   });
   api.add_command("query-disks", [this](const nlohmann::json& args) {
@@ -204,19 +203,17 @@ std::vector<migrate::Payload> PciDevices::save_payloads() {
 }
 
 void PciDevices::restore_payloads(migrate::Import& import) {
+  // Every NIC's payloads are taken and cross-checked before any is restored.
+  std::vector<migrate::NicState> states;
   for (auto& nic : nics_) {
-    // The net device first: the transport's restore re-activates it, and
-    // activation adopts the state kept by NetDevice::restore.
-    auto net_state = migrate::kinds::take_net_device(
-        import, nic.id, [&nic](const NetDevice::State& s) { return nic.net->validate(s); });
-    if (!net_state) throw std::runtime_error(net_state.error());
-    if (auto problem = nic.net->restore(*net_state))
-      throw std::runtime_error(std::string(migrate::kinds::kNetDevice.name) + " '" + nic.id + "': " + *problem);
-    auto transport_state = import.take(migrate::kinds::kVirtioPci, nic.id);
-    if (!transport_state) throw std::runtime_error(transport_state.error());
-    if (!nic.transport->restore(*transport_state))
-      throw std::runtime_error(std::string(migrate::kinds::kVirtioPci.name) + " '" + nic.id +
-                               "': refused by the device");
+    auto state = migrate::take_nic(import, nic.id, *nic.transport, *nic.net);
+    if (!state) throw std::runtime_error(state.error());
+    states.push_back(std::move(state).value());
+  }
+  for (size_t i = 0; i < nics_.size(); ++i) {
+    auto& nic = nics_[i];
+    if (auto restored = migrate::restore_nic(states[i], nic.id, *nic.transport, *nic.net); !restored)
+      throw std::runtime_error(restored.error());
   }
   for (auto& disk : disks_) {
     auto blk_state = import.take(migrate::kinds::kBlkDevice, disk.id);

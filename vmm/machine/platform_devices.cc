@@ -1,13 +1,20 @@
 #include "vmm/machine/platform_devices.h"
 
+#include <spdlog/spdlog.h>
+
 #include <stdexcept>
 
 #include "devices/platform/acpi_pm.h"
 #include "devices/platform/cmos_rtc.h"
 #include "devices/platform/debug_exit.h"
+#include "devices/platform/hpet.h"
+#include "devices/platform/hpet_loop_scheduler.h"
 #include "devices/platform/i8042.h"
 #include "devices/platform/pc_testdev.h"
+#include "devices/platform/pc_testdev_iomem.h"
+#include "devices/platform/pc_testdev_irq.h"
 #include "devices/platform/port_sink.h"
+#include "devices/platform/system_control_port_a.h"
 #include "devices/platform/uart16550.h"
 #include "hypervisor/kvm_irq_line.h"
 #include "hypervisor/layout.h"
@@ -20,16 +27,33 @@ namespace {
 
 void insert_or_throw(IoBus& bus, uint64_t base, uint64_t len, std::shared_ptr<BusDevice> dev, const char* what) {
   if (!bus.insert(base, len, std::move(dev)))
-    throw std::runtime_error(std::string("port range of ") + what + " overlaps another device");
+    throw std::runtime_error(std::string("address range of ") + what + " overlaps another device");
+}
+
+// With the HPET's legacy replacement route on, its timer 0 is IRQ0 and the
+// PIT must stay quiet (KVM_PIT_FLAGS_HPET_LEGACY), as on real chipsets.
+void set_pit_hpet_legacy(Vm& vm, bool on) {
+  kvm_pit_state2 pit{};
+  if (vm.ioctl(KVM_GET_PIT2, &pit) < 0) {
+    spdlog::warn("HPET legacy route: KVM_GET_PIT2 failed; the PIT keeps its IRQ0");
+    return;
+  }
+  pit.flags = on ? (pit.flags | KVM_PIT_FLAGS_HPET_LEGACY) : (pit.flags & ~KVM_PIT_FLAGS_HPET_LEGACY);
+  if (vm.ioctl(KVM_SET_PIT2, &pit) < 0) spdlog::warn("HPET legacy route: KVM_SET_PIT2 failed");
 }
 
 }  // namespace
 
-PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, GuestMemory& memory, OutcomeLatch& outcome,
-                                 const std::optional<TestExitConfig>& test_exit, bool pc_testdev)
-    : com1_irq_(std::make_unique<KvmIrqLine>(vm, layout::kIrqCom1)),
-      sci_irq_(std::make_unique<KvmIrqLine>(vm, layout::kIrqAcpiSci)) {
-  uart_ = std::make_shared<Uart16550>(com1_irq_.get(), [&serial](std::span<const uint8_t> b) { serial.write(b); });
+PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, IoBus& mmio, boost::asio::io_context& loop, SerialBackend& serial,
+                                 GuestMemory& memory, OutcomeLatch& outcome,
+                                 const std::optional<TestExitConfig>& test_exit, bool pc_testdev) {
+  Hpet::IoApicLines lines{};
+  for (uint32_t gsi = 0; gsi < ioapic_lines_.size(); ++gsi) {
+    ioapic_lines_[gsi] = std::make_unique<KvmIrqLine>(vm, gsi);
+    lines[gsi] = ioapic_lines_[gsi].get();
+  }
+  uart_ =
+      std::make_shared<Uart16550>(lines[layout::kIrqCom1], [&serial](std::span<const uint8_t> b) { serial.write(b); });
   insert_or_throw(pio, layout::kPortCom1, Uart16550::kLength, uart_, "COM1");
 
   i8042_ = std::make_shared<I8042>([&outcome] {
@@ -45,10 +69,20 @@ PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, Gues
   cmos_ = std::make_shared<CmosRtc>(low, high);
   insert_or_throw(pio, layout::kPortCmosIndex, CmosRtc::kLength, cmos_, "CMOS");
 
-  acpi_pm_ = std::make_shared<AcpiPm>(sci_irq_.get(), [&outcome] {
+  acpi_pm_ = std::make_shared<AcpiPm>(lines[layout::kIrqAcpiSci], [&outcome] {
     outcome.report({VmOutcome::Kind::PowerOff, 0, "guest powered off (ACPI S5)"});
   });
   insert_or_throw(pio, AcpiPm::kBase, AcpiPm::kLength, acpi_pm_, "ACPI PM");
+
+  insert_or_throw(pio, SystemControlPortA::kPort, 1, std::make_shared<SystemControlPortA>([&outcome] {
+                    outcome.report({VmOutcome::Kind::Reset, 0, "guest reset the machine (port 0x92)"});
+                  }),
+                  "System Control Port A");
+
+  hpet_scheduler_ = std::make_unique<HpetLoopScheduler>(loop);
+  hpet_ = std::make_shared<Hpet>(lines, *hpet_scheduler_, [&vm](bool on) { set_pit_hpet_legacy(vm, on); });
+  hpet_scheduler_->set_expired([hpet = hpet_.get()](unsigned timer) { hpet->expire(timer); });
+  insert_or_throw(mmio, Hpet::kBase, Hpet::kLength, hpet_, "HPET");
 
   // Port 0x80 is the POST/io-delay port Linux writes to; keep it quiet.
   insert_or_throw(pio, 0x80, 1, std::make_shared<PortSink>(), "POST port");
@@ -62,10 +96,17 @@ PlatformDevices::PlatformDevices(Vm& vm, IoBus& pio, SerialBackend& serial, Gues
   if (pc_testdev) {
     auto dev = std::make_shared<PcTestdev>([&memory](uint64_t gpa) { (void)memory.refault_page(gpa); });
     insert_or_throw(pio, PcTestdev::kBase, PcTestdev::kLength, dev, "--pc-testdev");
+    insert_or_throw(pio, PcTestdevIrqLines::kBase, PcTestdevIrqLines::kLength,
+                    std::make_shared<PcTestdevIrqLines>(lines), "--pc-testdev IRQ lines");
+    insert_or_throw(mmio, PcTestdevIomem::kBase, PcTestdevIomem::kLength, std::make_shared<PcTestdevIomem>(),
+                    "--pc-testdev memory");
   }
 }
 
 PlatformDevices::~PlatformDevices() = default;
+
+void PlatformDevices::pause() { hpet_->pause(); }
+void PlatformDevices::resume() { hpet_->resume(); }
 
 void PlatformDevices::serial_input(std::span<const uint8_t> bytes) { uart_->push_input(bytes); }
 
@@ -74,6 +115,7 @@ constexpr const char* kCom1 = "com1";
 constexpr const char* kI8042 = "i8042";
 constexpr const char* kCmos = "cmos";
 constexpr const char* kAcpiPm = "acpi-pm";
+constexpr const char* kHpet = "hpet";
 
 // Takes one device's payload and hands it to the device's restore().
 template <class Kind, class Device>
@@ -91,6 +133,7 @@ std::vector<migrate::Payload> PlatformDevices::save_payloads() const {
   out.push_back(migrate::make_payload(migrate::kinds::kI8042, kI8042, i8042_->save()));
   out.push_back(migrate::make_payload(migrate::kinds::kCmos, kCmos, cmos_->save()));
   out.push_back(migrate::make_payload(migrate::kinds::kAcpiPm, kAcpiPm, acpi_pm_->save()));
+  out.push_back(migrate::make_payload(migrate::kinds::kHpet, kHpet, hpet_->save()));
   return out;
 }
 
@@ -99,6 +142,10 @@ void PlatformDevices::restore_payloads(migrate::Import& import) {
   restore_one(import, migrate::kinds::kI8042, kI8042, *i8042_);
   restore_one(import, migrate::kinds::kCmos, kCmos, *cmos_);
   restore_one(import, migrate::kinds::kAcpiPm, kAcpiPm, *acpi_pm_);
+  if (auto state = import.take_optional(migrate::kinds::kHpet, kHpet)) {
+    if (!*state) throw std::runtime_error(state->error());
+    if (!hpet_->restore(**state)) throw std::runtime_error(std::string(kHpet) + ": refused by the device");
+  }
 }
 
 }  // namespace wren

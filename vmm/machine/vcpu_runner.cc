@@ -9,6 +9,7 @@
 
 #include "vmm/cpu/iret_completion.h"
 #include "vmm/machine/exit_report.h"
+#include "vmm/machine/exit_status.h"
 
 namespace wren {
 
@@ -110,7 +111,8 @@ void VcpuRunner::thread_main() {
     try {
       rc = vcpu_.run();
     } catch (const std::exception& e) {
-      outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, e.what())});
+      outcome_.report(
+          {VmOutcome::Kind::Error, exit_status::kGuestFailure, describe_fatal_exit(vcpu_, memory_, e.what())});
       break;
     }
     if (rc < 0) continue;  // kicked: check stop/pause
@@ -157,7 +159,8 @@ bool VcpuRunner::handle_exit() {
         outcome_.report({VmOutcome::Kind::PowerOff, 0, "guest powered off"});
       return false;
     case KVM_EXIT_SHUTDOWN:
-      outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "triple fault")});
+      outcome_.report(
+          {VmOutcome::Kind::Error, exit_status::kGuestFailure, describe_fatal_exit(vcpu_, memory_, "triple fault")});
       return false;
     case KVM_EXIT_INTERNAL_ERROR: {
       std::string why = "KVM internal error";
@@ -166,15 +169,17 @@ bool VcpuRunner::handle_exit() {
         if (iret.kind == IretCompletion::Kind::kCompleted) return true;
         if (iret.kind == IretCompletion::Kind::kRefused) why += " at an IRET the VMM does not complete: " + iret.reason;
       }
-      outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, why)});
+      outcome_.report({VmOutcome::Kind::Error, exit_status::kGuestFailure, describe_fatal_exit(vcpu_, memory_, why)});
       return false;
     }
     case KVM_EXIT_FAIL_ENTRY:
-      outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "VM entry failed")});
+      outcome_.report(
+          {VmOutcome::Kind::Error, exit_status::kGuestFailure, describe_fatal_exit(vcpu_, memory_, "VM entry failed")});
       return false;
     case KVM_EXIT_INTR: return true;
     default:
-      outcome_.report({VmOutcome::Kind::Error, 1, describe_fatal_exit(vcpu_, memory_, "unexpected exit")});
+      outcome_.report(
+          {VmOutcome::Kind::Error, exit_status::kGuestFailure, describe_fatal_exit(vcpu_, memory_, "unexpected exit")});
       return false;
   }
 }

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "golden/golden_values.h"
-#include "migrate/checks.h"
 #include "migrate/kinds.h"
+#include "unit/virtio/pci/transport_harness.h"
 
 namespace wren::migrate {
 namespace {
@@ -165,15 +165,47 @@ TEST(ImportRules, BooleanBytesOtherThanZeroOrOne) {
 }
 
 TEST(ImportRules, NestedUnknownVersion) {
-  // The transport's queues are a nested type whose cereal version sits in
-  // the payload: an unknown one is refused.
-  Payload p = make_payload(kinds::kVirtioPci, "net0", golden::virtio_pci());
+  // In a v1 virtio-pci payload the transport's queues are a nested type
+  // whose cereal version sits in the payload: an unknown one is refused.
+  Payload p = make_payload(kinds::kVirtioPci, "net0", golden::virtio_pci(), 1);
   // Find the QueueState version (1) right before the first queue's size (256 = 00 01).
   const std::vector<uint8_t> needle = {1, 0, 0, 0, 0x00, 0x01, 0x01};  // version 1, size 256, ready
   auto it = std::search(p.bytes.begin(), p.bytes.end(), needle.begin(), needle.end());
   ASSERT_NE(it, p.bytes.end());
   *it = 9;
   expect_import_refused({p}, "QueueState: unknown version 9");
+}
+
+// Byte offset of queue 0's repeated MSI-X vector in a v1 virtio-pci payload:
+// after its class version word (4), size (2), ready (1), three addresses (24)
+// and the two indices (4).
+size_t v1_queue0_vector_offset(const Payload& p) {
+  const std::vector<uint8_t> needle = {1, 0, 0, 0, 0x00, 0x01, 0x01};
+  auto it = std::search(p.bytes.begin(), p.bytes.end(), needle.begin(), needle.end());
+  return static_cast<size_t>(it - p.bytes.begin()) + 4 + 2 + 1 + 24 + 4;
+}
+
+TEST(ImportRules, V1QueueVectorMustRepeatTheTransports) {
+  Payload p = make_payload(kinds::kVirtioPci, "net0", golden::virtio_pci(), 1);
+  const size_t at = v1_queue0_vector_offset(p);
+  ASSERT_LT(at + 1, p.bytes.size());
+  ASSERT_EQ(p.bytes[at], 1);  // golden queue_vectors[0]
+  EXPECT_TRUE(Import::create(registry(), {p}).ok());
+  p.bytes[at] = 2;
+  expect_import_refused({p}, "virtio-pci/function v1 (net0): QueueState: MSI-X vector differs from queue_vectors");
+}
+
+TEST(ImportRules, QueueAndVectorCountsMustAgree) {
+  VirtioPciDevice::State s = golden::virtio_pci();
+  s.transport.queue_vectors.pop_back();
+  EXPECT_THROW(make_payload(kinds::kVirtioPci, "net0", s), std::invalid_argument);
+  // The v2 wire layout: ... config_vector (u16), queue_vectors (count u64, u16 each), queues (count u64).
+  Payload p = make_payload(kinds::kVirtioPci, "net0", golden::virtio_pci());
+  const std::vector<uint8_t> vectors = {3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 3, 0, 3};  // 3 vectors, then 3 queues
+  auto it = std::search(p.bytes.begin(), p.bytes.end(), vectors.begin(), vectors.end());
+  ASSERT_NE(it, p.bytes.end());
+  it[14] = 4;
+  expect_import_refused({p}, "virtio-pci/function v2 (net0): VirtioTransportState: 3 queue vectors for 4 queues");
 }
 
 TEST(ImportRules, ComponentChecksRunAtImport) {
@@ -195,45 +227,22 @@ TEST(ImportRules, UntakenPayloadFailsFinish) {
 }
 
 TEST(ImportRules, ContextChecksNameThePayload) {
-  GuestMemory mem({{0, 1 << 20}});
-  VirtioPciDevice::State s = golden::virtio_pci();
+  // The destination function's own checks (VirtioPciDevice::validate), as
+  // the machine passes them to take().
+  testing::TransportHarness h(VirtioPciMode::kModern);
+  VirtioPciDevice::State s = h.pci->save();
+  s.transport.status = virtio_pci::kStatusAcknowledge | virtio_pci::kStatusDriver | virtio_pci::kStatusFeaturesOk;
+  s.transport.driver_features = kVirtioFVersion1 | (uint64_t{1} << 40);
   auto import = Import::create(registry(), {make_payload(kinds::kVirtioPci, "net0", s)});
   ASSERT_TRUE(import.ok()) << import.error();
-  const uint16_t sizes[] = {256, 256, 256};
-  // Acked features not offered.
-  auto taken = import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
-    return check_transport(v.transport, 0x100000000, sizes, mem);
-  });
+  auto check = [&](const VirtioPciDevice::State& v) { return h.pci->validate(v); };
+  auto taken = import->take(kinds::kVirtioPci, "net0", check);
   ASSERT_FALSE(taken.ok());
-  EXPECT_EQ(taken.error(), "virtio-pci/function v1 (net0): acked features are not a subset of the offered ones");
-  // Rings beyond guest RAM (the golden rings are at 1 MiB+).
-  taken = import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
-    return check_transport(v.transport, ~uint64_t{0}, sizes, mem);
-  });
-  ASSERT_FALSE(taken.ok());
-  EXPECT_NE(taken.error().find("queue 0: queue: "), std::string::npos) << taken.error();
-  // Queue count mismatch.
-  const uint16_t two[] = {256, 256};
-  taken = import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
-    return check_transport(v.transport, ~uint64_t{0}, two, mem);
-  });
-  ASSERT_FALSE(taken.ok());
-  EXPECT_NE(taken.error().find("transport has 3 queues, this device has 2"), std::string::npos);
-  // Queue size above the device maximum.
-  GuestMemory big({{0, 4 << 20}});
-  const uint16_t small[] = {128, 256, 256};
-  taken = import->take(kinds::kVirtioPci, "net0", [&](const VirtioPciDevice::State& v) {
-    return check_transport(v.transport, ~uint64_t{0}, small, big);
-  });
-  ASSERT_FALSE(taken.ok());
-  EXPECT_NE(taken.error().find("queue 0"), std::string::npos);
-  // And all good.
-  EXPECT_TRUE(import
-                  ->take(kinds::kVirtioPci, "net0",
-                         [&](const VirtioPciDevice::State& v) {
-                           return check_transport(v.transport, ~uint64_t{0}, sizes, big);
-                         })
-                  .ok());
+  EXPECT_EQ(taken.error(), "virtio-pci/function v2 (net0): accepted features not offered or refused by this device");
+  s.transport.driver_features = kVirtioFVersion1;
+  import = Import::create(registry(), {make_payload(kinds::kVirtioPci, "net0", s)});
+  ASSERT_TRUE(import.ok()) << import.error();
+  EXPECT_TRUE(import->take(kinds::kVirtioPci, "net0", check).ok());
 }
 
 TEST(ImportRules, VcpuStateCheckedAgainstThisKvm) {

@@ -8,7 +8,6 @@
 #include <boost/asio/io_context.hpp>
 
 #include "golden/golden_values.h"
-#include "migrate/checks.h"
 #include "migrate/kinds.h"
 #include "migrate/stream.h"
 #include "unit/virtio/net/fake_backend.h"
@@ -88,6 +87,32 @@ TEST(RoundTrip, AcpiPm) {
   EXPECT_TRUE(same(fresh.save(), saved));
 }
 
+namespace {
+class NoScheduler final : public Hpet::Scheduler {
+ public:
+  void arm(unsigned, uint64_t) override {}
+  void cancel(unsigned) override {}
+};
+}  // namespace
+
+TEST(RoundTrip, Hpet) {
+  uint64_t now = 1000;
+  NoScheduler scheduler;
+  Hpet hpet({}, scheduler, {}, [&] { return now; });
+  const uint8_t timer1[] = {Hpet::kInterruptEnable | Hpet::kLevelTriggered, 0, 0, 0};
+  hpet.write(0x120, timer1);
+  const uint8_t enable_legacy[] = {0x03};
+  hpet.write(0x010, enable_legacy);
+  hpet.expire(1);  // comparator 0 is due: the level line is held
+  now += 12'340;
+  const auto saved = hpet.save();
+  EXPECT_EQ(saved.isr, 0b10u);
+  EXPECT_EQ(saved.counter, 1234u);
+  Hpet fresh({}, scheduler, {}, [&] { return now; });
+  ASSERT_TRUE(fresh.restore(through_stream(kinds::kHpet, saved)));
+  EXPECT_TRUE(same(fresh.save(), saved));
+}
+
 TEST(RoundTrip, VirtioPciFunctionWithQueues) {
   using testing::TransportHarness;
   TransportHarness a(VirtioPciMode::kModern);
@@ -115,14 +140,13 @@ TEST(RoundTrip, VirtioPciFunctionWithQueues) {
   ASSERT_TRUE(saved.transport.queues[0].ready);
 
   const auto back = through_stream(kinds::kVirtioPci, saved);
-  const uint16_t max_sizes[] = {16, 8};
-  EXPECT_EQ(check_transport(back.transport, testing::NullDevice::kOffered, max_sizes, a.memory), std::nullopt);
-
   TransportHarness b(VirtioPciMode::kModern);
+  EXPECT_EQ(b.pci->validate(back), std::nullopt);
   ASSERT_TRUE(b.pci->restore(back));
   const auto again = b.pci->save();
   EXPECT_TRUE(same(again, saved));
   EXPECT_EQ(again.transport.queues[0], saved.transport.queues[0]);
+  EXPECT_EQ(again.transport.queue_vectors, (std::vector<uint16_t>{2, virtio_pci::kNoVector}));
   EXPECT_EQ(b.device->activations, 1);  // DRIVER_OK state re-activates the device
 }
 

@@ -99,6 +99,11 @@ TEST_F(SnapshotTest, InspectDumpsEveryPayload) {
   EXPECT_EQ(filter["state"]["vlans"], (nlohmann::json{0, 100, 4095}));
   EXPECT_EQ(json["payloads"][0]["state"]["regs"]["rip"], 0xffffffff81000000u);
   EXPECT_EQ(json["payloads"][2]["state"]["rx_fifo"], "7772656e0a");
+  const auto& transport = json["payloads"][3]["state"]["transport"];
+  EXPECT_EQ(transport["queue_vectors"], (nlohmann::json{1, 2, 3}));
+  ASSERT_EQ(transport["queues"].size(), 3u);
+  EXPECT_EQ(transport["queues"][2]["next_avail"], 0xfff2);
+  EXPECT_FALSE(transport["queues"][2].contains("msix_vector"));  // the vectors are the transport's, listed once
   EXPECT_EQ(json["memory"]["data_pages"], 2);
   EXPECT_EQ(json["memory"]["zero_pages"], 18);
 }

@@ -33,7 +33,6 @@ TEST(QueueConstruction, MaxSizeMustBeAPowerOfTwoUpTo32768) {
   EXPECT_EQ(q.max_size(), 64);
   EXPECT_EQ(q.size(), 64) << "size reads as the maximum until the driver writes it";
   EXPECT_FALSE(q.ready());
-  EXPECT_EQ(q.msix_vector(), kVirtioMsiNoVector);
 }
 
 TEST_F(QueueTest, SetSizeRefusesInvalidSizes) {
@@ -55,8 +54,6 @@ TEST_F(QueueTest, RegistersAreFrozenWhileReady) {
   EXPECT_FALSE(q.set_used_addr(0));
   EXPECT_EQ(q.size(), kSize);
   EXPECT_EQ(q.desc_addr(), drv.desc_addr());
-  q.set_msix_vector(3);  // vectors may change at any time
-  EXPECT_EQ(q.msix_vector(), 3);
 }
 
 TEST_F(QueueTest, EnableRefusesMisalignedOrOutOfRamRings) {
@@ -234,7 +231,6 @@ TEST_F(QueueTest, UndoPopReturnsTheSameChainAgain) {
 
 TEST_F(QueueTest, ResetClearsAllState) {
   attach(/*event_idx=*/true);
-  q.set_msix_vector(2);
   send_one();
   ASSERT_TRUE(q.pop(mem));
   drv.set_avail_idx(100);
@@ -248,7 +244,6 @@ TEST_F(QueueTest, ResetClearsAllState) {
   EXPECT_FALSE(q.ready());
   EXPECT_FALSE(q.broken());
   EXPECT_EQ(q.error(), std::nullopt);
-  EXPECT_EQ(q.msix_vector(), kVirtioMsiNoVector);
   EXPECT_FALSE(q.event_idx());
   EXPECT_TRUE(q.pop(mem).is_empty());
   EXPECT_EQ(q.error_count(), 1u) << "lifetime counter survives reset";

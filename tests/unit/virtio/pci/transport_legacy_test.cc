@@ -117,6 +117,17 @@ TEST_F(LegacyTransportTest, DriverOkActivatesInLegacyMode) {
   EXPECT_EQ(status(), 0);
 }
 
+TEST_F(LegacyTransportTest, DeviceStateFitsTheLegacyActivation) {
+  // A legacy driver never sets FEATURES_OK: the device runs with the low 32
+  // offered bits the driver wrote, whatever else the register holds.
+  bring_up(NullDevice::kFeatureA | NullDevice::kFeatureB);
+  auto state = h.pci->save();
+  EXPECT_EQ(h.pci->check_device_fits(state, true, NullDevice::kFeatureA | NullDevice::kFeatureB), std::nullopt);
+  state.transport.driver_features |= kVirtioFVersion1;  // above bit 31: not a legacy feature
+  EXPECT_EQ(h.pci->check_device_fits(state, true, NullDevice::kFeatureA | NullDevice::kFeatureB), std::nullopt);
+  EXPECT_NE(h.pci->check_device_fits(state, true, NullDevice::kFeatureA), std::nullopt);
+}
+
 TEST_F(LegacyTransportTest, NotifyRegisterKicksByValue) {
   h.legacy_write(VIRTIO_PCI_QUEUE_NOTIFY, 2, 0);  // before DRIVER_OK: dropped
   bring_up();

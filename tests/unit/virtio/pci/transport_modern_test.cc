@@ -386,6 +386,24 @@ TEST_F(ModernTransportTest, MsixVectorsDeliverAndInvalidVectorsReadNoVector) {
   EXPECT_EQ(h.bar_read(kBar, VirtioPciDevice::kIsrOffset, 1), 0u);
 }
 
+TEST_F(ModernTransportTest, StatusReportsWhatTheDriverSet) {
+  auto before = h.pci->status();
+  EXPECT_EQ(before.mode, VirtioPciMode::kModern);
+  EXPECT_EQ(before.device_status, 0);
+  EXPECT_EQ(before.driver_features, 0u);
+  EXPECT_FALSE(before.msix_enabled);
+  h.enable_msix();
+  bring_up();
+  const auto after = h.pci->status();
+  EXPECT_EQ(after.device_status, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+  EXPECT_EQ(after.driver_features, kVirtioFVersion1 | NullDevice::kFeatureA);
+  EXPECT_TRUE(after.msix_enabled);
+  const auto cap = h.find_cap(pci::kCapIdMsix);
+  ASSERT_TRUE(cap);
+  h.config_write(*cap + 2, 2, 0);  // the driver turns MSI-X off again
+  EXPECT_FALSE(h.pci->status().msix_enabled);
+}
+
 TEST_F(ModernTransportTest, MaskedMsixVectorIsPendingUntilUnmasked) {
   h.enable_msix();
   h.program_vector(1);
@@ -523,6 +541,71 @@ TEST_F(ModernTransportTest, SaveRestoreReactivatesWithSameQueues) {
   bad.transport.queues[0].desc_addr = 0x7fff'0000'0000;
   EXPECT_FALSE(other.pci->restore(bad));
   EXPECT_EQ(other.device->activations, 1);  // failed restores changed nothing
+}
+
+// Each refusal names its reason; restore() refuses the same states.
+TEST_F(ModernTransportTest, ValidateNamesWhatDoesNotFitThisFunction) {
+  h.enable_msix();
+  bring_up();
+  const auto state = h.pci->save();
+  TransportHarness other(VirtioPciMode::kModern);
+  EXPECT_EQ(other.pci->validate(state), std::nullopt);
+  auto refused = [&](const VirtioPciDevice::State& bad, const std::string& reason) {
+    EXPECT_EQ(other.pci->validate(bad), reason);
+    EXPECT_FALSE(other.pci->restore(bad)) << reason;
+  };
+  auto bad = state;
+  bad.transport.queues.push_back(bad.transport.queues[0]);
+  bad.transport.queue_vectors.push_back(kNoVector);
+  refused(bad, "transport has 3 queues, this device has 2");
+  bad = state;
+  bad.transport.queue_vectors.pop_back();
+  refused(bad, "1 queue vectors for 2 queues");
+  bad = state;
+  bad.transport.status |= 0x10;
+  refused(bad, "device status with unknown bits");
+  bad = state;
+  bad.transport.driver_features |= uint64_t{1} << 50;
+  refused(bad, "accepted features not offered or refused by this device");
+  bad = state;
+  bad.transport.status &= static_cast<uint8_t>(~kStatusFeaturesOk);
+  refused(bad, "DRIVER_OK without FEATURES_OK on a modern-only function");
+  bad = state;
+  bad.transport.isr = 0x4;
+  refused(bad, "ISR with unknown bits");
+  bad = state;
+  bad.transport.queues[1].size = 16;  // queue 1's maximum is 8
+  refused(bad, "queue 1: queue size not a power of two within the maximum");
+  bad = state;
+  bad.transport.queues[0].used_addr = 0x7fff'0000'0000;
+  refused(bad, "queue 0: ring not in guest RAM");
+  bad = state;
+  bad.msix.table.resize(bad.msix.table.size() + pci::kMsixEntrySize);
+  refused(bad, "MSI-X table of 4 vectors; this function has 3");
+  EXPECT_EQ(other.device->activations, 0);
+}
+
+TEST_F(ModernTransportTest, DeviceStateMustFitTheTransportsActivation) {
+  const uint64_t negotiated = kVirtioFVersion1 | NullDevice::kFeatureA;
+  bring_up(negotiated);
+  const auto active = h.pci->save();
+  EXPECT_EQ(h.pci->check_device_fits(active, true, negotiated), std::nullopt);
+  EXPECT_EQ(h.pci->check_device_fits(active, true, negotiated | NullDevice::kFeatureB),
+            "device features 0x100000009 differ from the 0x100000001 the driver negotiated");
+  EXPECT_EQ(h.pci->check_device_fits(active, false, 0),
+            "the transport has DRIVER_OK (and no NEEDS_RESET) but the device is inactive");
+
+  auto needs_reset = active;  // the device may or may not have stayed active
+  needs_reset.transport.status |= kStatusNeedsReset;
+  EXPECT_EQ(h.pci->check_device_fits(needs_reset, false, 0), std::nullopt);
+  EXPECT_EQ(h.pci->check_device_fits(needs_reset, true, negotiated), std::nullopt);
+  EXPECT_NE(h.pci->check_device_fits(needs_reset, true, kVirtioFVersion1), std::nullopt);
+
+  auto negotiating = active;  // features acked, no DRIVER_OK: never activated
+  negotiating.transport.status = kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk;
+  EXPECT_EQ(h.pci->check_device_fits(negotiating, false, 0), std::nullopt);
+  EXPECT_EQ(h.pci->check_device_fits(negotiating, true, negotiated),
+            "the device is active but the transport has no DRIVER_OK");
 }
 
 // Records what the transport asks of the machine's notify wiring.

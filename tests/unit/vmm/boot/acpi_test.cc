@@ -235,7 +235,7 @@ TEST_P(AcpiTest, PointerChainAndChecksums) {
     EXPECT_LE(le(xsdt, off, 8) + t.size(), layout::kAcpiTablesEnd);
     found.insert(sig(t));
   }
-  EXPECT_EQ(found, (std::set<std::string>{"FACP", "APIC", "MCFG"}));
+  EXPECT_EQ(found, (std::set<std::string>{"FACP", "APIC", "MCFG", "HPET"}));
 
   // FADT -> DSDT and FACS.
   const Bytes fadt = read_table(mem, r->fadt);
@@ -387,7 +387,15 @@ TEST_P(AcpiTest, DsdtParsesAndDescribesTheMachine) {
   // Motherboard resources reserve the ECAM window for Linux's MCFG check.
   ASSERT_TRUE(aml.devices.count("\\_SB_.MRES"));
   EXPECT_EQ(aml.names.at("\\_SB_.MRES._HID").integer, 0x020cd041u);  // PNP0C02
-  EXPECT_EQ(aml.devices.size(), 3u + n);
+  // The HPET's register block.
+  ASSERT_TRUE(aml.devices.count("\\_SB_.HPET"));
+  EXPECT_EQ(aml.names.at("\\_SB_.HPET._HID").integer, 0x0301d041u);  // PNP0103
+  const auto hpet = parse_resources(aml.names.at("\\_SB_.HPET._CRS").buffer);
+  ASSERT_EQ(hpet.size(), 2u);
+  EXPECT_EQ(hpet[0].tag, 0x86);  // Memory32Fixed
+  EXPECT_EQ(le(hpet[0].body, 1, 4), 0xfed00000u);
+  EXPECT_EQ(le(hpet[0].body, 5, 4), 0x400u);
+  EXPECT_EQ(aml.devices.size(), 4u + n);
 
   // \_S5: SLP_TYP 5 for power off.
   const Value& s5 = aml.names.at("\\_S5_");
@@ -423,6 +431,18 @@ TEST(Acpi, FadtFields) {
   EXPECT_EQ(gas(172), std::make_tuple(uint8_t{1}, uint8_t{16}, uint64_t{layout::kPortAcpiPm1aCnt}));
   EXPECT_EQ(gas(208), std::make_tuple(uint8_t{1}, uint8_t{32}, uint64_t{layout::kPortAcpiPmTimer}));
   EXPECT_EQ(le(fadt, 140, 8), 0xe0100u);
+}
+
+TEST(Acpi, HpetTableDescribesTheTimerBlock) {
+  const Bytes hpet = build_hpet();
+  EXPECT_EQ(sig(hpet), "HPET");
+  EXPECT_EQ(hpet.size(), 56u);
+  EXPECT_EQ(hpet[8], 1);  // revision
+  EXPECT_EQ(sum(hpet), 0);
+  EXPECT_EQ(le(hpet, 36, 4), 0x8086a201u);  // vendor 8086, legacy capable, 64-bit, 3 timers, rev 1
+  EXPECT_EQ(hpet[40], 0);                   // GAS: system memory
+  EXPECT_EQ(le(hpet, 44, 8), 0xfed00000u);
+  EXPECT_EQ(hpet[52], 0);  // HPET number
 }
 
 TEST(Acpi, McfgDescribesTheEcam) {

@@ -88,6 +88,17 @@ TEST(Aml, ResourceDescriptors) {
                         0x79, 0x00}));                                   // end tag
 }
 
+TEST(Aml, Memory32FixedMatchesIasl) {
+  // Memory32Fixed(ReadOnly, 0xFED00000, 0x00000400)
+  const auto buf = ResourceTemplate().memory32_fixed(false, 0xfed00000, 0x400).build();
+  EXPECT_EQ(buf, (Bytes{0x11, 0x11, 0x0a, 0x0e,                                                  // Buffer, size 14
+                        0x86, 0x09, 0x00, 0x00, 0x00, 0x00, 0xd0, 0xfe, 0x00, 0x04, 0x00, 0x00,  // descriptor
+                        0x79, 0x00}));
+  EXPECT_EQ(ResourceTemplate().memory32_fixed(true, 0x1000, 0x10).build()[7], 0x01);  // ReadWrite
+  EXPECT_THROW(ResourceTemplate().memory32_fixed(false, 0xfffff000, 0x2000), std::invalid_argument);
+  EXPECT_THROW(ResourceTemplate().memory32_fixed(false, 0x1000, 0), std::invalid_argument);
+}
+
 TEST(Aml, AddressSpaceDescriptors) {
   const auto buf =
       ResourceTemplate().word_bus_number(0, 0xff).word_io(0xd00, 0xffff).dword_memory(0xc0000000, 0xdfffffff).build();
