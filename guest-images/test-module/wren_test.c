@@ -30,6 +30,9 @@
  *                    send COUNT ICMP echo requests to IP from the kernel,
  *                    INTERVAL_MS apart; print the RTTs (guest clock)
  *   poweroff         kernel_power_off()
+ *   powerbutton      become the ACPI fixed power button's handler: a press
+ *                    (the host's QMP system_powerdown) prints "power button
+ *                    pressed" and powers off (there is no userspace to do it)
  *   reboot           emergency_restart()
  *
  * Probe frames: ethertype 0x88B5, payload "WRENPROBE:<tag>", tag up to 32
@@ -40,6 +43,7 @@
  */
 #define pr_fmt(fmt) "WREN-TEST: " fmt
 
+#include <linux/acpi.h>
 #include <linux/atomic.h>
 #include <linux/ctype.h>
 #include <linux/delay.h>
@@ -72,6 +76,7 @@
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <net/checksum.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
@@ -523,6 +528,46 @@ static int wren_counted(struct net_device *nd, int on, int *count,
 	return rc;
 }
 
+#ifdef CONFIG_ACPI
+/* kernel_power_off() sleeps: not from the SCI handler. */
+static void wren_poweroff_work_fn(struct work_struct *work)
+{
+	pr_info("powering off\n");
+	kernel_power_off();
+}
+static DECLARE_WORK(wren_poweroff_work, wren_poweroff_work_fn);
+
+/* ACPICA has cleared PWRBTN_STS before calling this (interrupt context). */
+static u32 wren_power_button(void *context)
+{
+	pr_info("power button pressed\n");
+	schedule_work(&wren_poweroff_work);
+	return ACPI_INTERRUPT_HANDLED;
+}
+
+static int wren_arm_power_button(void)
+{
+	acpi_status st;
+
+	if (acpi_disabled)
+		return -ENODEV;
+	st = acpi_install_fixed_event_handler(ACPI_EVENT_POWER_BUTTON,
+					      wren_power_button, NULL);
+	if (ACPI_FAILURE(st)) {
+		pr_info("power button handler not installed: %s\n",
+			acpi_format_exception(st));
+		return -EIO;
+	}
+	pr_info("power button armed\n");
+	return 0;
+}
+#else
+static int wren_arm_power_button(void)
+{
+	return -ENODEV;
+}
+#endif
+
 static int wren_run_step(struct net_device *nd, char *step, s64 next_before)
 {
 	char *key = step, *val;
@@ -557,6 +602,8 @@ static int wren_run_step(struct net_device *nd, char *step, s64 next_before)
 			kernel_power_off();
 			return -EIO;	/* not reached unless power-off failed */
 		}
+		if (!strcmp(key, "powerbutton"))
+			return wren_arm_power_button();
 		if (!strcmp(key, "reboot")) {
 			pr_info("rebooting\n");
 			emergency_restart();

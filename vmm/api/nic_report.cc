@@ -56,22 +56,35 @@ bool msix_enabled(std::span<const uint8_t> cfg) {
 
 nlohmann::json rx_filter_json(const RxFilterReport& r) {
   const auto& f = r.filter;
+  // QEMU's RxFilterInfo (qapi/net.json), mapped from the flags as QEMU's
+  // virtio-net does: "no" wins over "all" for a class.
+  auto state = [](bool none, bool all) { return none ? "none" : all ? "all" : "normal"; };
   return {{"name", r.name},
-          {"active", r.active},
-          {"ctrl_rx", r.ctrl_rx},
-          {"main_mac", f.mac.to_string()},
           {"promiscuous", f.promisc},
+          {"multicast", state(f.nomulti, f.allmulti)},
+          {"unicast", state(f.nouni, f.alluni)},
+          {"vlan", f.vlan_filtering ? "normal" : "all"},
+          {"broadcast-allowed", !f.nobcast},
+          {"multicast-overflow", f.multi_overflow},
+          {"unicast-overflow", f.uni_overflow},
+          {"main-mac", f.mac.to_string()},
+          {"vlan-table", f.vlan_filtering ? nlohmann::json(f.vlan_ids()) : nlohmann::json::array()},
+          {"unicast-table", macs(f.unicast)},
+          {"multicast-table", macs(f.multicast)},
+          // Wren's own facts, under one member QEMU clients ignore.
+          {"wren", wren_facts_json(r)}};
+}
+
+nlohmann::json wren_facts_json(const RxFilterReport& r) {
+  const auto& f = r.filter;
+  return {{"active", r.active},
+          {"ctrl_rx", r.ctrl_rx},
           {"allmulti", f.allmulti},
           {"alluni", f.alluni},
           {"nomulti", f.nomulti},
           {"nouni", f.nouni},
           {"nobcast", f.nobcast},
-          {"unicast_table", macs(f.unicast)},
-          {"multicast_table", macs(f.multicast)},
-          {"unicast_overflow", f.uni_overflow},
-          {"multicast_overflow", f.multi_overflow},
           {"vlan_filtering", f.vlan_filtering},
-          {"vlans", f.vlan_ids()},
           {"host_level", std::string(to_string(r.wanted.level))},
           {"host_filter", host_filter_json(r.wanted)},
           {"host_filter_installed", r.installed ? host_filter_json(*r.installed) : nlohmann::json(nullptr)},

@@ -83,8 +83,8 @@ void PciDevices::register_api(ApiServer& api) {
       if (!wanted.empty() && wanted != nic.id) continue;
       auto j = rx_filter_json(nic.net->query_rx_filter());
       const auto st = nic.transport->save();
-      j["transport"] = transport_json(st.transport.status, st.transport.driver_features, st.pci_config,
-                                      nic.transport->mode() == VirtioPciMode::kTransitional);
+      j["wren"]["transport"] = transport_json(st.transport.status, st.transport.driver_features, st.pci_config,
+                                              nic.transport->mode() == VirtioPciMode::kTransitional);
       out.push_back(std::move(j));
     }
     if (!wanted.empty() && out.empty()) throw ApiError("DeviceNotFound", "no NIC named '" + wanted + "'");
@@ -92,12 +92,13 @@ void PciDevices::register_api(ApiServer& api) {
   });
   api.add_command("query-counters", [this](const nlohmann::json&) {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& nic : nics_) out[nic.id] = rx_filter_json(nic.net->query_rx_filter())["counters"];
+    for (const auto& nic : nics_) out[nic.id] = wren_facts_json(nic.net->query_rx_filter())["counters"];
     return out;
   });
   for (auto& nic : nics_) {
     nic.net->set_rx_filter_listener([&api, net = std::weak_ptr<NetDevice>(nic.net)](const std::string& name) {
-      nlohmann::json data = {{"name", name}};
+      // QEMU's data (name, QOM path), then Wren's filter view as an extra member.
+      nlohmann::json data = {{"name", name}, {"path", "/machine/peripheral/" + name + "/virtio-backend"}};
       if (auto n = net.lock()) data["rx_filter"] = rx_filter_json(n->query_rx_filter());
       api.emit("NIC_RX_FILTER_CHANGED", std::move(data));
     });

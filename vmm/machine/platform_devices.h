@@ -34,6 +34,9 @@ class PlatformDevices {
   // Host console input for the guest's COM1 (event loop thread).
   void serial_input(std::span<const uint8_t> bytes);
 
+  // Presses the ACPI fixed power button (QMP system_powerdown).
+  void press_power_button();
+
   // Snapshots: one payload per device ("com1", "i8042", "cmos", "acpi-pm").
   // Save with every vCPU paused; restore before any vCPU runs. restore
   // throws std::runtime_error naming the payload that is missing or refused.
