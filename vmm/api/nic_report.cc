@@ -57,18 +57,23 @@ bool msix_enabled(std::span<const uint8_t> cfg) {
 nlohmann::json rx_filter_json(const RxFilterReport& r) {
   const auto& f = r.filter;
   // QEMU's RxFilterInfo (qapi/net.json), mapped from the flags as QEMU's
-  // virtio-net does: "no" wins over "all" for a class.
+  // virtio-net does: "no" wins over "all" for a class; with VLAN filtering,
+  // an empty table lets no tagged frame in. Unlike QEMU 7.2, which reports
+  // the NOBCAST flag itself, broadcast-allowed means what its name says.
   auto state = [](bool none, bool all) { return none ? "none" : all ? "all" : "normal"; };
+  const auto vlans = f.vlan_ids();
   return {{"name", r.name},
           {"promiscuous", f.promisc},
           {"multicast", state(f.nomulti, f.allmulti)},
           {"unicast", state(f.nouni, f.alluni)},
-          {"vlan", f.vlan_filtering ? "normal" : "all"},
+          {"vlan", !f.vlan_filtering ? "all"
+                   : vlans.empty()   ? "none"
+                                     : "normal"},
           {"broadcast-allowed", !f.nobcast},
           {"multicast-overflow", f.multi_overflow},
           {"unicast-overflow", f.uni_overflow},
           {"main-mac", f.mac.to_string()},
-          {"vlan-table", f.vlan_filtering ? nlohmann::json(f.vlan_ids()) : nlohmann::json::array()},
+          {"vlan-table", vlans},
           {"unicast-table", macs(f.unicast)},
           {"multicast-table", macs(f.multicast)},
           // Wren's own facts, under one member QEMU clients ignore.

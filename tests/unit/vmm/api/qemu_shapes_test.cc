@@ -136,6 +136,12 @@ TEST(RxFilterInfoShape, MapsTheFlagsAsQemusVirtioNet) {
   EXPECT_EQ(j["unicast-overflow"], true);
 }
 
+TEST(RxFilterInfoShape, VlanFilteringWithAnEmptyTableAdmitsNoVlan) {
+  const json j = rx_filter_json(report());  // filtering, no VLAN added
+  EXPECT_EQ(j["vlan"], "none");
+  EXPECT_EQ(j["vlan-table"], json::array());
+}
+
 TEST(RxFilterInfoShape, WithoutVlanFilteringEveryVlanPasses) {
   auto r = report();
   r.filter = RxFilter::after_reset(*MacAddress::parse("52:54:00:12:34:56"), false);
