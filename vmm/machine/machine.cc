@@ -13,6 +13,7 @@
 #include "vmm/api/api_server.h"
 #include "vmm/api/migration_report.h"
 #include "vmm/api/qmp_protocol.h"
+#include "vmm/api/run_state_report.h"
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
@@ -190,13 +191,7 @@ void Machine::start_api() {
   api_->add_command(
       "query-version", [](const json&) { return qmp_version_info(); }, none);
   api_->add_command(
-      "query-status",
-      [this](const json&) {
-        return json{{"running", !paused_},
-                    {"singlestep", false},  // in QEMU's StatusInfo until 8.1
-                    {"status", paused_ ? "paused" : "running"},
-                    {"wren", {{"cpus", config_.cpus}, {"memory", config_.memory_bytes}}}};
-      },
+      "query-status", [this](const json&) { return status_info_json(paused_, config_.cpus, config_.memory_bytes); },
       none);
   api_->add_command(
       "stop",
@@ -230,7 +225,7 @@ void Machine::start_api() {
   api_->add_command(
       "system_reset",
       [this](const json&) {
-        api_->emit("SHUTDOWN", {{"guest", false}, {"reason", "host-qmp-system-reset"}});
+        api_->emit("SHUTDOWN", shutdown_event_json(ShutdownCause::kHostQmpSystemReset));
         outcome_.report({VmOutcome::Kind::Quit, 0, "system_reset on the control socket (Wren does not reboot)"});
         return json::object();
       },
@@ -238,7 +233,7 @@ void Machine::start_api() {
   api_->add_command(
       "quit",
       [this](const json&) {
-        api_->emit("SHUTDOWN", {{"guest", false}, {"reason", "host-qmp-quit"}});
+        api_->emit("SHUTDOWN", shutdown_event_json(ShutdownCause::kHostQmpQuit));
         outcome_.report({VmOutcome::Kind::Quit, 0, "quit requested on the control socket"});
         return json::object();
       },
@@ -320,8 +315,8 @@ int Machine::run() {
   for (auto& r : runners_) r->join();
   // QEMU's SHUTDOWN event for an end the guest chose (host ends sent theirs).
   if (api_ && (outcome.kind == VmOutcome::Kind::PowerOff || outcome.kind == VmOutcome::Kind::Reset))
-    api_->emit("SHUTDOWN", {{"guest", true},
-                            {"reason", outcome.kind == VmOutcome::Kind::PowerOff ? "guest-shutdown" : "guest-reset"}});
+    api_->emit("SHUTDOWN", shutdown_event_json(outcome.kind == VmOutcome::Kind::PowerOff ? ShutdownCause::kGuestShutdown
+                                                                                         : ShutdownCause::kGuestReset));
   flush_api_output();
   if (outcome.kind == VmOutcome::Kind::Error)
     std::fprintf(stderr, "%s", outcome.message.c_str());

@@ -1,6 +1,8 @@
-// Reply shapes against QEMU's QAPI schema: RxFilterInfo (qapi/net.json) and
+// Reply shapes against QEMU's QAPI schema: RxFilterInfo (qapi/net.json), StatusInfo and SHUTDOWN (qapi/run-state.json),
 // MigrationInfo / MigrationStats (qapi/migration.json). Wren's own facts go
-// under the one extra member "wren", which QEMU clients ignore.
+// under the one extra member "wren", which QEMU clients ignore. The kName
+// sets below are compared with a live QEMU's query-qmp-schema by
+// tests/integration/check_qapi_names.py (ctest qapi_names).
 #include <gtest/gtest.h>
 
 #include <set>
@@ -8,6 +10,7 @@
 
 #include "vmm/api/migration_report.h"
 #include "vmm/api/nic_report.h"
+#include "vmm/api/run_state_report.h"
 
 namespace wren {
 namespace {
@@ -26,24 +29,25 @@ const std::set<std::string> kRxFilterInfo = {"name",     "promiscuous",       "m
                                              "main-mac", "vlan-table",        "unicast-table",      "multicast-table"};
 // qapi/net.json, enum RxState.
 const std::set<std::string> kRxState = {"normal", "none", "all"};
-// qapi/migration.json, MigrationInfo (all optional) and MigrationStatus.
-const std::set<std::string> kMigrationInfo = {"status",
-                                              "ram",
-                                              "vfio",
-                                              "xbzrle-cache",
-                                              "total-time",
-                                              "expected-downtime",
-                                              "downtime",
-                                              "setup-time",
-                                              "cpu-throttle-percentage",
-                                              "error-desc",
-                                              "blocked-reasons",
-                                              "postcopy-blocktime",
-                                              "postcopy-vcpu-blocktime",
-                                              "compression",
-                                              "socket-address",
-                                              "dirty-limit-throttle-time-per-round",
-                                              "dirty-limit-ring-full-time"};
+// qapi/migration.json (QEMU 7.2), MigrationInfo (all optional) and MigrationStatus.
+const std::set<std::string> kMigrationInfo = {
+    "status",
+    "disk",
+    "ram",
+    "vfio",
+    "xbzrle-cache",
+    "total-time",
+    "expected-downtime",
+    "downtime",
+    "setup-time",
+    "cpu-throttle-percentage",
+    "error-desc",
+    "blocked-reasons",
+    "postcopy-blocktime",
+    "postcopy-vcpu-blocktime",
+    "compression",
+    "socket-address",
+};
 const std::set<std::string> kMigrationStatus = {"none",
                                                 "setup",
                                                 "cancelling",
@@ -51,7 +55,6 @@ const std::set<std::string> kMigrationStatus = {"none",
                                                 "active",
                                                 "postcopy-active",
                                                 "postcopy-paused",
-                                                "postcopy-recover-setup",
                                                 "postcopy-recover",
                                                 "completed",
                                                 "failed",
@@ -194,6 +197,54 @@ TEST(MigrationEventShape, StatusIsQemusEnum) {
     EXPECT_EQ(without_wren(j), std::set<std::string>{"status"});
     EXPECT_EQ(kMigrationStatus.count(j["status"].get<std::string>()), 1u) << st;
   }
+}
+
+}  // namespace
+}  // namespace wren
+
+namespace wren {
+namespace {
+
+// qapi/run-state.json: StatusInfo, RunState, ShutdownCause.
+const std::set<std::string> kStatusInfo = {"running", "singlestep", "status"};
+const std::set<std::string> kRunState = {"debug",      "inmigrate",   "internal-error", "io-error",
+                                         "paused",     "postmigrate", "prelaunch",      "finish-migrate",
+                                         "restore-vm", "running",     "save-vm",        "shutdown",
+                                         "suspended",  "watchdog",    "guest-panicked", "colo"};
+const std::set<std::string> kShutdownCause = {
+    "none",           "host-error",  "host-qmp-quit", "host-qmp-system-reset", "host-signal",  "host-ui",
+    "guest-shutdown", "guest-reset", "guest-panic",   "subsystem-reset",       "snapshot-load"};
+
+std::set<std::string> member_names(const nlohmann::json& j) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : j.items()) out.insert(k);
+  return out;
+}
+
+TEST(StatusInfoShape, RunningAndPaused) {
+  for (bool paused : {false, true}) {
+    auto j = status_info_json(paused, 2, 256 << 20);
+    EXPECT_EQ(j["wren"], nlohmann::json({{"cpus", 2}, {"memory", 256 << 20}}));
+    j.erase("wren");
+    EXPECT_EQ(member_names(j), kStatusInfo);
+    EXPECT_EQ(j["running"], !paused);
+    EXPECT_EQ(j["status"], paused ? "paused" : "running");
+    EXPECT_EQ(kRunState.count(j["status"].get<std::string>()), 1u);
+  }
+}
+
+TEST(ShutdownEventShape, ReasonsAreQemusShutdownCauses) {
+  const std::pair<ShutdownCause, bool> causes[] = {{ShutdownCause::kGuestShutdown, true},
+                                                   {ShutdownCause::kGuestReset, true},
+                                                   {ShutdownCause::kHostQmpQuit, false},
+                                                   {ShutdownCause::kHostQmpSystemReset, false}};
+  for (const auto& [cause, guest] : causes) {
+    const auto j = shutdown_event_json(cause);
+    EXPECT_EQ(member_names(j), (std::set<std::string>{"guest", "reason"}));
+    EXPECT_EQ(j["guest"], guest);
+    EXPECT_EQ(kShutdownCause.count(j["reason"].get<std::string>()), 1u) << j;
+  }
+  EXPECT_EQ(shutdown_event_json(ShutdownCause::kGuestShutdown)["reason"], "guest-shutdown");
 }
 
 }  // namespace
