@@ -76,6 +76,26 @@ using Step = std::optional<Refusal>;  // nullopt: applied
 
 Step refuse(CtrlError e) { return Refusal{e}; }
 
+bool valid_table_length(size_t length, const NetControlLimits& limits) {
+  return length > 0 && std::has_single_bit(length) && length <= limits.rss_max_indirection_table_length;
+}
+
+// The value rules of a hash configuration, for a command's and a restored
+// one alike (the layout rules stay with the parser).
+std::optional<CtrlError> check_rss_config(const RssConfig& cfg, const NetControlLimits& limits) {
+  if (cfg.steering) {
+    if (!valid_table_length(cfg.indirection_table.size(), limits)) return CtrlError::RssTableLength;
+    if (cfg.unclassified_queue >= limits.max_queue_pairs ||
+        std::any_of(cfg.indirection_table.begin(), cfg.indirection_table.end(),
+                    [&](uint16_t q) { return q >= limits.max_queue_pairs; }))
+      return CtrlError::RssQueueOutOfRange;
+  }
+  if (cfg.key.size() > limits.rss_max_key_size) return CtrlError::RssKeyTooLong;
+  if (cfg.hash_types & ~limits.supported_hash_types) return CtrlError::RssHashTypes;
+  if (cfg.hash_types != 0 && cfg.key.empty()) return CtrlError::RssKeyMissing;
+  return std::nullopt;
+}
+
 Step rx_mode(uint64_t features, uint8_t cmd, std::span<const uint8_t> data, RxFilter& f) {
   bool RxFilter::*flag = nullptr;
   bool extra = true;
@@ -193,8 +213,7 @@ Step hash_config(const NetControlLimits& limits, bool steering, std::span<const 
     if (!mask || !unclassified) return refuse(CtrlError::BadLength);
     // The mask is length - 1; the length fixes the layout, so check it first.
     const uint32_t length = uint32_t{*mask} + 1;
-    if (!std::has_single_bit(length) || length > limits.rss_max_indirection_table_length)
-      return refuse(CtrlError::RssTableLength);
+    if (!valid_table_length(length, limits)) return refuse(CtrlError::RssTableLength);
     if (uint64_t{length} * 2 > r.remaining()) return refuse(CtrlError::BadLength);
     cfg.indirection_table.resize(length);
     for (auto& entry : cfg.indirection_table) entry = *r.le<uint16_t>();
@@ -211,16 +230,9 @@ Step hash_config(const NetControlLimits& limits, bool steering, std::span<const 
   cfg.key.resize(*key_length);
   if (!r.read(cfg.key)) return refuse(CtrlError::BadLength);
 
-  if (steering) {
-    if (cfg.unclassified_queue >= limits.max_queue_pairs ||
-        std::any_of(cfg.indirection_table.begin(), cfg.indirection_table.end(),
-                    [&](uint16_t q) { return q >= limits.max_queue_pairs; }))
-      return refuse(CtrlError::RssQueueOutOfRange);
-    if (*max_tx_vq < 1 || *max_tx_vq > limits.max_queue_pairs) return refuse(CtrlError::QueuePairsOutOfRange);
-  }
-  if (cfg.key.size() > limits.rss_max_key_size) return refuse(CtrlError::RssKeyTooLong);
-  if (cfg.hash_types & ~limits.supported_hash_types) return refuse(CtrlError::RssHashTypes);
-  if (cfg.hash_types != 0 && cfg.key.empty()) return refuse(CtrlError::RssKeyMissing);
+  if (auto error = check_rss_config(cfg, limits)) return refuse(*error);
+  if (max_tx_vq && (*max_tx_vq < 1 || *max_tx_vq > limits.max_queue_pairs))
+    return refuse(CtrlError::QueuePairsOutOfRange);
 
   // No hash types and no key switches hashing (and steering) off.
   if (cfg.hash_types == 0 && cfg.key.empty())
@@ -333,20 +345,11 @@ std::optional<std::string> NetControlState::validate(uint64_t features, const Ne
   }
   if (!has_feature(features, rss.steering ? VIRTIO_NET_F_RSS : VIRTIO_NET_F_HASH_REPORT))
     return "RSS configuration without its feature";
-  if (rss.hash_types & ~limits.supported_hash_types) return "unsupported RSS hash types";
-  if (rss.key.size() > limits.rss_max_key_size) return "RSS key too long";
+  if (auto error = check_rss_config(rss, limits)) return std::string(to_string(*error));
+  // A configuration without types and key switches RSS off: in force, it has a key.
   if (rss.key.empty()) return "RSS enabled without a key";
-  if (rss.steering) {
-    const size_t n = rss.indirection_table.size();
-    if (n == 0 || !std::has_single_bit(n) || n > limits.rss_max_indirection_table_length)
-      return "bad indirection table length";
-    if (rss.unclassified_queue >= limits.max_queue_pairs ||
-        std::any_of(rss.indirection_table.begin(), rss.indirection_table.end(),
-                    [&](uint16_t q) { return q >= limits.max_queue_pairs; }))
-      return "RSS queue out of range";
-  } else if (!rss.indirection_table.empty() || rss.unclassified_queue != 0) {
+  if (!rss.steering && (!rss.indirection_table.empty() || rss.unclassified_queue != 0))
     return "hash-only configuration with steering fields";
-  }
   return std::nullopt;
 }
 

@@ -16,19 +16,11 @@
 #include <string>
 #include <string_view>
 
+#include "virtio/net/net_features.h"
 #include "virtio/net/rss.h"
 #include "virtio/net/rx_filter.h"
 
 namespace wren {
-
-constexpr uint64_t feature_bit(unsigned bit) { return uint64_t{1} << bit; }
-constexpr bool has_feature(uint64_t features, unsigned bit) { return (features & feature_bit(bit)) != 0; }
-
-// Guest receive offloads the driver may switch with CTRL_GUEST_OFFLOADS
-// (its value is a mask in feature-bit positions).
-inline constexpr uint64_t kGuestOffloadFeatures =
-    feature_bit(VIRTIO_NET_F_GUEST_CSUM) | feature_bit(VIRTIO_NET_F_GUEST_TSO4) | feature_bit(VIRTIO_NET_F_GUEST_TSO6) |
-    feature_bit(VIRTIO_NET_F_GUEST_ECN) | feature_bit(VIRTIO_NET_F_GUEST_UFO);
 
 // Device limits that bound command values (from the device configuration).
 struct NetControlLimits {

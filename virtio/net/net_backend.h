@@ -1,16 +1,16 @@
 #pragma once
 // What a virtio-net device needs from its host side: one message-preserving,
 // nonblocking fd per queue pair (each read/write is one frame preceded by the
-// virtio-net header), and the knobs a TAP has. Tap implements it; tests use
-// socketpairs.
+// virtio-net header), and the knobs a TAP has (host_side.h). Tap implements
+// it; tests use socketpairs.
 #include <cstdint>
 #include <string>
 
-#include "virtio/net/promisc.h"
+#include "virtio/net/host_side.h"
 
 namespace wren {
 
-class NetBackend : public HostFilterBackend {
+class NetBackend : public HostSideBackend {
  public:
   // Name for logs and errors ("tap0").
   virtual std::string name() const = 0;
@@ -20,13 +20,8 @@ class NetBackend : public HostFilterBackend {
 
   // Header length in front of every frame, both directions (10, 12 or 20).
   [[nodiscard]] virtual bool set_vnet_header_size(int bytes) = 0;
-  // Guest receive offloads the host may use when sending frames to us
-  // (feature-bit positions: GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO).
-  [[nodiscard]] virtual bool set_offloads(uint64_t guest_offloads) = 0;
-  // Which of those offloads set_offloads() can turn on.
+  // Which offloads set_offloads() can turn on.
   virtual uint64_t supported_guest_offloads() const = 0;
-  // Multi-queue: stop/start the host steering frames to queue `index`.
-  [[nodiscard]] virtual bool set_queue_enabled(uint16_t index, bool enabled) = 0;
 };
 
 }  // namespace wren

@@ -3,16 +3,12 @@
 #include <fcntl.h>
 #include <linux/virtio_ids.h>
 #include <spdlog/spdlog.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
-#include <climits>
-#include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <system_error>
@@ -22,9 +18,6 @@
 namespace wren {
 
 namespace {
-
-constexpr uint64_t kTxBudget = 256;  // chains per turn before yielding to the loop
-constexpr uint64_t kRxBudget = 256;  // frames per turn
 
 // Feature dependencies (virtio 1.2, 5.1.3.1).
 bool dependencies_met(uint64_t f) {
@@ -86,7 +79,8 @@ NetDevice::NetDevice(Private, NetDeviceOptions options, std::unique_ptr<NetBacke
       backend_(std::move(backend)),
       io_(io),
       // A TAP may keep a filter from an earlier user: start from a known "all".
-      promisc_(*backend_, backend_->apply(HostFilter{}) ? std::optional<HostFilter>(HostFilter{}) : std::nullopt) {
+      host_side_(*backend_, backend_->queue_count(),
+                 backend_->apply(HostFilter{}) ? std::optional<HostFilter>(HostFilter{}) : std::nullopt) {
   uint64_t f = kVirtioFVersion1 | kVirtioFRingEventIdx | kVirtioFRingIndirectDesc;
   for (unsigned bit :
        {VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_RX,
@@ -105,7 +99,7 @@ NetDevice::NetDevice(Private, NetDeviceOptions options, std::unique_ptr<NetBacke
   rx_held_.resize(options_.queue_pairs);
   used_touched_.assign(num_queues(), false);
   control_ = NetControlState::initial(options_.mac, 0);
-  if (!promisc_.installed())
+  if (!host_side_.installed_filter())
     spdlog::warn("net {}: could not clear the host filter on {}", options_.name, backend_->name());
   update_config_locked();
 }
@@ -139,7 +133,11 @@ void NetDevice::update_config_locked() {
   const uint32_t types = kRssSupportedHashTypes;
   for (int i = 0; i < 4; ++i) c[20 + i] = static_cast<uint8_t>(types >> (8 * i));
   std::lock_guard lock(config_mutex_);
+  if (config_ == c) return;
   config_ = c;
+  // Any change bumps config_generation (so the driver's multi-field reads
+  // stay consistent) and, after DRIVER_OK, interrupts the driver.
+  if (active_) events_.config_changed = true;
 }
 
 void NetDevice::read_config(uint32_t offset, std::span<uint8_t> out) {
@@ -166,25 +164,26 @@ uint16_t NetDevice::ctrl_index() const { return static_cast<uint16_t>(2 * active
 Queue* NetDevice::queue(uint16_t index) { return index < queues_.size() ? &queues_[index] : nullptr; }
 
 bool NetDevice::activate(const ActivationContext& context) {
-  Events events;
-  {
-    std::lock_guard lock(mutex_);
+  bool activated = false;
+  // The control queue may hold commands already: their events fire at once.
+  locked_turn([&] {
     if (!accept_features(context.features)) {
       spdlog::warn("net {}: driver features {:#x} break feature dependencies", options_.name, context.features);
-      return false;
+      return;
     }
-    if (!context.memory || context.queues.size() < num_queues()) return false;
+    if (!context.memory || context.queues.size() < num_queues()) return;
     features_ = context.features;
     memory_ = context.memory;
     queues_ = context.queues;
     header_size_ = net_header_size(features_);
     if (!backend_->set_vnet_header_size(static_cast<int>(header_size_))) {
       spdlog::error("net {}: {} refused a {}-byte virtio-net header", options_.name, backend_->name(), header_size_);
-      return false;
+      return;
     }
     ++generation_;
     active_ = true;
     needs_reset_logged_ = false;
+    const NetControlState old = control_;  // the reset state
     control_ = NetControlState::initial(options_.mac, features_);
     for (auto& held : rx_held_) held.clear();
     if (pending_restore_) {
@@ -195,7 +194,7 @@ bool NetDevice::activate(const ActivationContext& context) {
       }
       pending_restore_.reset();
     }
-    apply_host_side_locked();
+    change_host_side_locked(old, control_);
     update_config_locked();
 
     // Receive queues ask for kicks only when they run dry (see starved()).
@@ -206,27 +205,30 @@ bool NetDevice::activate(const ActivationContext& context) {
       process_rx(p);
       process_tx(p);
     }
-    if (has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) process_ctrl();
-    flush_notifications();
-  }
-  fire(events);
-  return true;
+    if (has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) process_ctrl(ctrl_index());
+    activated = true;
+  });
+  return activated;
 }
 
-// Installs the host side for control_: filter, offloads, queue steering.
-void NetDevice::apply_host_side_locked() {
-  const auto outcome = promisc_.update(compute_host_filter(control_.rx_filter, ctrl_rx()));
-  if (outcome == PromiscController::Outcome::RolledBack || outcome == PromiscController::Outcome::NeedsReset) {
-    ++counters_.host_filter_failures;
-    spdlog::warn("net {}: host filter on {} not applied ({}); frames are still filtered here", options_.name,
-                 backend_->name(), to_string(outcome));
+HostSide::Outcome NetDevice::change_host_side_locked(const NetControlState& old, const NetControlState& next) {
+  // `old` was reached under the same features, or is the reset state,
+  // whose filter is promiscuous either way.
+  const auto outcome = host_side_.change(host_settings(old, ctrl_rx()), host_settings(next, ctrl_rx()));
+  switch (outcome) {
+    case HostSide::Outcome::Unchanged:
+    case HostSide::Outcome::Applied: break;
+    case HostSide::Outcome::RolledBack:
+      ++counters_.host_filter_failures;
+      spdlog::warn("net {}: {} refused a host-side change (filter, offloads or queues); rolled back", options_.name,
+                   backend_->name());
+      break;
+    case HostSide::Outcome::NeedsReset:
+      ++counters_.host_filter_failures;
+      fail_device("a host-side change and its rollback both failed on " + backend_->name());
+      break;
   }
-  if (!backend_->set_offloads(control_.guest_offloads))
-    spdlog::warn("net {}: {} refused offloads {:#x}", options_.name, backend_->name(), control_.guest_offloads);
-  for (uint16_t i = 0; i < options_.queue_pairs; ++i)
-    if (!backend_->set_queue_enabled(i, i < control_.queue_pairs))
-      spdlog::warn("net {}: could not {} queue {} of {}", options_.name, i < control_.queue_pairs ? "attach" : "detach",
-                   i, backend_->name());
+  return outcome;
 }
 
 void NetDevice::reset() {
@@ -248,21 +250,25 @@ void NetDevice::reset() {
   update_config_locked();
 }
 
-void NetDevice::guest_error(const std::string& what) {
-  if (!needs_reset_logged_) spdlog::warn("net {}: guest error: {}; device needs reset", options_.name, what);
+void NetDevice::guest_error(const std::string& what) { fail_device("guest error: " + what); }
+
+void NetDevice::fail_device(const std::string& why) {
+  if (!needs_reset_logged_) spdlog::warn("net {}: {}; device needs reset", options_.name, why);
   needs_reset_logged_ = true;
   set_needs_reset();
+}
+
+void NetDevice::broken_queue(const Queue& q, ChainError error) {
+  guest_error(std::string(q.label()) + ": " + std::string(to_string(error)));
 }
 
 // ---- Kicks ---------------------------------------------------------------------
 
 void NetDevice::queue_notify(uint16_t index) {
-  Events events;
-  {
-    std::lock_guard lock(mutex_);
+  locked_turn([&] {
     if (!active_ || index >= queues_.size()) return;
     if (has_feature(features_, VIRTIO_NET_F_CTRL_VQ) && index == ctrl_index()) {
-      process_ctrl();
+      process_ctrl(index);
     } else if (index < 2 * active_pairs()) {
       const uint16_t pair = index / 2;
       if (index % 2 == 1) {
@@ -278,10 +284,7 @@ void NetDevice::queue_notify(uint16_t index) {
           }
       }
     }
-    flush_notifications();
-    events = std::exchange(events_, Events{});
-  }
-  fire(events);
+  });
 }
 
 void NetDevice::flush_notifications() {
@@ -293,6 +296,7 @@ void NetDevice::flush_notifications() {
 }
 
 void NetDevice::fire(const Events& events) {
+  if (events.config_changed) signal_config_changed();
   if (!events.rx_filter_changed) return;
   std::function<void(const std::string&)> listener;
   {
@@ -325,9 +329,7 @@ void NetDevice::arm_write(uint16_t tap) {
 }
 
 void NetDevice::on_ready(uint16_t tap, bool write, uint64_t generation, const boost::system::error_code& ec) {
-  Events events;
-  {
-    std::lock_guard lock(mutex_);
+  locked_turn([&] {
     if (generation != generation_ || !active_) return;  // from before a reset
     auto& t = taps_[tap];
     (write ? t.write_armed : t.read_armed) = false;
@@ -340,369 +342,38 @@ void NetDevice::on_ready(uint16_t tap, bool write, uint64_t generation, const bo
       process_tx(tap);
     else
       process_rx(tap);
-    flush_notifications();
-    events = std::exchange(events_, Events{});
-  }
-  fire(events);
-}
-
-// ---- Receive -------------------------------------------------------------------
-
-void NetDevice::process_rx(uint16_t tap) {
-  auto& t = taps_[tap];
-  if (t.blocked) return;  // resumed by a receive kick
-  for (uint64_t n = 0; n < kRxBudget; ++n) {
-    if (t.frame_len == 0 && !read_frame(tap)) return;
-    if (t.frame_len == 0) continue;  // read and dropped
-    switch (deliver(t.target, std::span(t.frame).first(t.frame_len))) {
-      case Delivery::Delivered:
-        ++counters_.rx_packets;
-        counters_.rx_bytes += t.frame_len - header_size_;
-        t.frame_len = 0;
-        break;
-      case Delivery::Dropped: t.frame_len = 0; break;
-      case Delivery::NoBuffers:
-        t.blocked = true;  // no fd wait until the guest kicks: the host queue backs up
-        return;
-    }
-  }
-  // Budget used up with frames probably still queued: yield to other work
-  // and continue from the loop (no need to ask the reactor).
-  continue_later(tap, &NetDevice::process_rx);
+  });
 }
 
 void NetDevice::continue_later(uint16_t index, void (NetDevice::*work)(uint16_t)) {
   boost::asio::post(io_, [weak = weak_from_this(), index, work, gen = generation_] {
     auto self = weak.lock();
     if (!self) return;
-    Events events;
-    {
-      std::lock_guard lock(self->mutex_);
+    self->locked_turn([&] {
       if (gen != self->generation_ || !self->active_) return;
       (self.get()->*work)(index);
-      self->flush_notifications();
-      events = std::exchange(self->events_, Events{});
-    }
-    self->fire(events);
+    });
   });
-}
-
-// Reads one frame into taps_[tap].frame and prepares it for the guest.
-// Returns false (with a read wait armed) when there is nothing to read.
-bool NetDevice::read_frame(uint16_t tap) {
-  auto& t = taps_[tap];
-  const ssize_t r = ::read(t.descriptor.native_handle(), t.frame.data(), t.frame.size());
-  if (r < 0) {
-    if (errno == EINTR) return true;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      ++counters_.rx_errors;
-      spdlog::warn("net {}: read from {} failed: {}", options_.name, backend_->name(), std::strerror(errno));
-    }
-    arm_read(tap);
-    return false;
-  }
-  const size_t len = static_cast<size_t>(r);
-  if (len < header_size_ || len == t.frame.size()) {  // no header, or possibly truncated
-    ++counters_.rx_errors;
-    return true;
-  }
-  const auto frame = std::span(t.frame).subspan(header_size_, len - header_size_);
-
-  const RxVerdict verdict = control_.rx_filter.classify(frame);
-  if (verdict != RxVerdict::Accept) {
-    ++counters_.rx_filtered[static_cast<size_t>(verdict)];
-    return true;
-  }
-  const auto check =
-      prepare_rx_header(decode_net_header(std::span(t.frame).first(header_size_)), control_.guest_offloads, frame);
-  if (!check.ok()) {
-    ++counters_.rx_dropped_header;
-    return true;
-  }
-  NetHeader header = check.header;
-  uint16_t target = tap;
-  if (control_.rss.enabled) {
-    const auto hash = rss_hash(frame, control_.rss.hash_types, control_.rss.key);
-    if (control_.rss.steering) target = rss_select_queue(control_.rss, hash);
-    if (has_feature(features_, VIRTIO_NET_F_HASH_REPORT) && hash) {
-      header.hash_value = hash->value;
-      header.hash_report = hash->report;
-    }
-  }
-  header.num_buffers = 1;
-  encode_net_header(header, std::span(t.frame).first(header_size_));
-  t.frame_len = len;
-  t.target = target;
-  return true;
-}
-
-// Asks for a kick and re-checks: true if the queue really is empty (the
-// caller must wait for the kick), false if buffers arrived meanwhile.
-bool NetDevice::starved(Queue& q) {
-  if (!q.enable_notification(*memory_)) return true;
-  q.disable_notification(*memory_);
-  return false;
-}
-
-NetDevice::Delivery NetDevice::deliver(uint16_t pair, std::span<uint8_t> bytes) {
-  Queue* q = queue(static_cast<uint16_t>(2 * pair));
-  // Only queues the driver enabled with VQ_PAIRS_SET (or RSS_CONFIG, whose
-  // table may point anywhere below the maximum) receive.
-  const uint16_t limit = control_.rss.steering ? active_pairs() : control_.queue_pairs;
-  if (pair >= limit || !q || !q->ready() || q->broken()) {
-    ++counters_.rx_dropped_no_queue;
-    return Delivery::Dropped;
-  }
-  const uint16_t index = static_cast<uint16_t>(2 * pair);
-
-  if (!has_feature(features_, VIRTIO_NET_F_MRG_RXBUF)) {
-    for (;;) {
-      auto c = q->pop(*memory_);
-      if (c.is_error()) {
-        guest_error(std::string(q->label()) + ": " + std::string(to_string(c.error())));
-        return Delivery::Dropped;
-      }
-      if (!c) {
-        if (starved(*q)) return Delivery::NoBuffers;
-        continue;
-      }
-      if (c->writable_len() < bytes.size()) {
-        q->undo_pop();  // keep it for a frame that fits
-        ++counters_.rx_dropped_too_big;
-        return Delivery::Dropped;
-      }
-      const size_t written = c->write_at(*memory_, 0, bytes);
-      if (written != bytes.size()) ++counters_.rx_errors;
-      if (!q->add_used(*memory_, c->head(), static_cast<uint32_t>(written))) ++counters_.rx_errors;
-      mark_used(index);
-      return Delivery::Delivered;
-    }
-  }
-
-  // Mergeable buffers: gather chains until the frame fits.
-  auto& held = rx_held_[pair];
-  uint64_t room = 0;
-  size_t needed_chains = 0;
-  for (const auto& c : held) {
-    if (room >= bytes.size()) break;
-    room += c.writable_len();
-    ++needed_chains;
-  }
-  while (room < bytes.size()) {
-    if (held.size() >= q->size()) {
-      // Every buffer the guest has is held and still too small.
-      ++counters_.rx_dropped_too_big;
-      return Delivery::Dropped;
-    }
-    auto c = q->pop(*memory_);
-    if (c.is_error()) {
-      guest_error(std::string(q->label()) + ": " + std::string(to_string(c.error())));
-      return Delivery::Dropped;
-    }
-    if (!c) {
-      if (starved(*q)) return Delivery::NoBuffers;
-      continue;
-    }
-    room += c->writable_len();
-    held.push_back(std::move(c.chain()));
-    ++needed_chains;
-  }
-  put_le16(bytes, 10, static_cast<uint16_t>(needed_chains));  // num_buffers
-  size_t offset = 0;
-  for (size_t i = 0; i < needed_chains; ++i) {
-    const DescriptorChain& c = held.front();
-    const size_t n = std::min<size_t>(c.writable_len(), bytes.size() - offset);
-    const size_t written = c.write_at(*memory_, 0, bytes.subspan(offset, n));
-    if (written != n) ++counters_.rx_errors;
-    offset += n;
-    if (!q->add_used(*memory_, c.head(), static_cast<uint32_t>(written))) ++counters_.rx_errors;
-    held.pop_front();
-  }
-  mark_used(index);
-  return Delivery::Delivered;
-}
-
-// ---- Transmit ------------------------------------------------------------------
-
-void NetDevice::process_tx(uint16_t pair) {
-  Queue* q = queue(static_cast<uint16_t>(2 * pair + 1));
-  if (!q || !q->ready() || pair >= taps_.size()) return;
-  if (taps_[pair].write_armed) return;  // waiting for the backend to drain
-  const uint16_t index = static_cast<uint16_t>(2 * pair + 1);
-  uint64_t budget = kTxBudget;
-  for (;;) {
-    q->disable_notification(*memory_);
-    for (;;) {
-      if (budget-- == 0) {
-        continue_later(pair, &NetDevice::process_tx);  // let other work run
-        return;
-      }
-      auto c = q->pop(*memory_);
-      if (c.is_error()) {
-        guest_error(std::string(q->label()) + ": " + std::string(to_string(c.error())));
-        return;
-      }
-      if (!c) break;
-      if (send_chain(pair, *c) == Send::WouldBlock) {
-        q->undo_pop();
-        arm_write(pair);
-        return;
-      }
-      if (!q->add_used(*memory_, c->head(), 0)) ++counters_.tx_errors;
-      mark_used(index);
-    }
-    if (!q->enable_notification(*memory_)) break;  // re-check: no kick lost
-  }
-}
-
-NetDevice::Send NetDevice::send_chain(uint16_t pair, const DescriptorChain& chain) {
-  if (chain.readable_len() < header_size_) {
-    ++counters_.tx_dropped_header;
-    return Send::Dropped;
-  }
-  std::array<uint8_t, kNetHeaderHashSize> header{};
-  const auto header_bytes = std::span(header).first(header_size_);
-  if (chain.read_at(*memory_, 0, header_bytes) != header_size_) {
-    ++counters_.tx_errors;
-    return Send::Dropped;
-  }
-  const size_t packet_len = chain.readable_len() - header_size_;
-  const auto check = check_tx_header(decode_net_header(header_bytes), features_, packet_len);
-  if (!check.ok()) {
-    ++counters_.tx_dropped_header;
-    return Send::Dropped;
-  }
-  encode_net_header(check.header, header_bytes);  // the checked copy, never the guest's bytes
-
-  auto slices = chain.readable_slices(*memory_, header_size_);
-  if (!slices) {
-    ++counters_.tx_errors;
-    return Send::Dropped;
-  }
-  std::vector<iovec> iov;
-  iov.reserve(slices->size() + 1);
-  iov.push_back({header.data(), header_size_});
-  for (auto& s : *slices) iov.push_back({s.data(), s.size()});
-  std::vector<uint8_t> bounce;
-  if (iov.size() > IOV_MAX) {  // rare: flatten very fragmented chains
-    bounce.reserve(chain.readable_len());
-    for (const auto& v : iov)
-      bounce.insert(bounce.end(), static_cast<uint8_t*>(v.iov_base), static_cast<uint8_t*>(v.iov_base) + v.iov_len);
-    iov = {{bounce.data(), bounce.size()}};
-  }
-  const ssize_t n = ::writev(taps_[pair].descriptor.native_handle(), iov.data(), static_cast<int>(iov.size()));
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Send::WouldBlock;
-    ++counters_.tx_errors;
-    return Send::Dropped;
-  }
-  ++counters_.tx_packets;
-  counters_.tx_bytes += packet_len;
-  return Send::Sent;
-}
-
-// ---- Control queue -------------------------------------------------------------
-
-void NetDevice::process_ctrl() {
-  const uint16_t index = ctrl_index();
-  Queue* q = queue(index);
-  if (!q || !q->ready()) return;
-  for (;;) {
-    q->disable_notification(*memory_);
-    for (;;) {
-      auto c = q->pop(*memory_);
-      if (c.is_error()) {
-        guest_error(std::string(q->label()) + ": " + std::string(to_string(c.error())));
-        return;
-      }
-      if (!c) break;
-      if (c->writable_len() < 1) {
-        // Nowhere to put the ack: the driver broke the protocol.
-        ++counters_.ctrl_malformed;
-        if (!q->add_used(*memory_, c->head(), 0)) ++counters_.ctrl_malformed;
-        mark_used(index);
-        guest_error("control command without a status byte");
-        continue;
-      }
-      uint8_t ack = VIRTIO_NET_ERR;
-      if (c->readable_len() < 2 || c->readable_len() > kMaxCtrlCommandBytes) {
-        ++counters_.ctrl_malformed;
-        ++counters_.ctrl_err;
-      } else if (auto bytes = c->read_all(*memory_); !bytes) {
-        ++counters_.ctrl_malformed;
-        ++counters_.ctrl_err;
-      } else {
-        ack = execute_ctrl((*bytes)[0], (*bytes)[1], std::span<const uint8_t>(*bytes).subspan(2));
-      }
-      const uint8_t status[1] = {ack};
-      const size_t written = c->write_at(*memory_, 0, status);
-      if (!q->add_used(*memory_, c->head(), static_cast<uint32_t>(written))) ++counters_.ctrl_malformed;
-      mark_used(index);
-    }
-    if (!q->enable_notification(*memory_)) break;
-  }
-}
-
-uint8_t NetDevice::execute_ctrl(uint8_t cls, uint8_t cmd, std::span<const uint8_t> data) {
-  auto out = apply_ctrl_command(features_, limits(), cls, cmd, data, control_);
-  if (!out.ok()) {
-    ++counters_.ctrl_err;
-    return VIRTIO_NET_ERR;
-  }
-  if (out.rx_filter_changed) {
-    switch (promisc_.update(compute_host_filter(out.state.rx_filter, ctrl_rx()))) {
-      case PromiscController::Outcome::Unchanged:
-      case PromiscController::Outcome::Applied: break;
-      case PromiscController::Outcome::RolledBack:
-        // The host keeps the old filter, so the guest keeps its old state.
-        ++counters_.host_filter_failures;
-        ++counters_.ctrl_err;
-        spdlog::warn("net {}: host filter change on {} failed; rolled back", options_.name, backend_->name());
-        return VIRTIO_NET_ERR;
-      case PromiscController::Outcome::NeedsReset:
-        ++counters_.host_filter_failures;
-        ++counters_.ctrl_err;
-        guest_error("host filter change and its rollback both failed on " + backend_->name());
-        return VIRTIO_NET_ERR;
-    }
-  }
-  if (out.offloads_changed && !backend_->set_offloads(out.state.guest_offloads))
-    spdlog::warn("net {}: {} refused offloads {:#x}; offending frames will be dropped", options_.name, backend_->name(),
-                 out.state.guest_offloads);
-  if (out.queue_pairs_changed)
-    for (uint16_t i = 0; i < options_.queue_pairs; ++i)
-      if (!backend_->set_queue_enabled(i, i < out.state.queue_pairs))
-        spdlog::warn("net {}: could not re-steer queue {} of {}", options_.name, i, backend_->name());
-  control_ = std::move(out.state);
-  if (out.mac_changed || out.announce_acked) update_config_locked();
-  if (out.rx_filter_changed) events_.rx_filter_changed = true;
-  ++counters_.ctrl_ok;
-  return VIRTIO_NET_OK;
 }
 
 // ---- Host controls / queries -----------------------------------------------------
 
 void NetDevice::set_link_up(bool up) {
-  bool changed = false;
-  {
-    std::lock_guard lock(mutex_);
-    changed = link_up_ != up;
+  locked_turn([&] {
     link_up_ = up;
     update_config_locked();
-    changed = changed && active_;
-  }
-  if (changed) signal_config_changed();
+  });
 }
 
 bool NetDevice::announce() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!active_ || !has_feature(features_, VIRTIO_NET_F_GUEST_ANNOUNCE)) return false;
+  bool announced = false;
+  locked_turn([&] {
+    if (!active_ || !has_feature(features_, VIRTIO_NET_F_GUEST_ANNOUNCE)) return;
     control_.announce_pending = true;
     update_config_locked();
-  }
-  signal_config_changed();
-  return true;
+    events_.config_changed = announced = true;
+  });
+  return announced;
 }
 
 void NetDevice::set_rx_filter_listener(std::function<void(const std::string&)> listener) {
@@ -718,7 +389,7 @@ RxFilterReport NetDevice::query_rx_filter() const {
   r.ctrl_rx = ctrl_rx();
   r.filter = control_.rx_filter;
   r.wanted = compute_host_filter(control_.rx_filter, ctrl_rx());
-  r.installed = promisc_.installed();
+  r.installed = host_side_.installed_filter();
   r.queue_pairs = control_.queue_pairs;
   r.guest_offloads = control_.guest_offloads;
   r.counters = counters_;
@@ -728,94 +399,6 @@ RxFilterReport NetDevice::query_rx_filter() const {
 NetCounters NetDevice::counters() const {
   std::lock_guard lock(mutex_);
   return counters_;
-}
-
-// ---- Migration -------------------------------------------------------------------
-
-NetDevice::State NetDevice::save() const {
-  std::lock_guard lock(mutex_);
-  State s;
-  s.link_up = link_up_;
-  s.active = active_;
-  if (!active_) return s;
-  s.features = features_;
-  s.control = control_;
-  for (const auto& held : rx_held_) {
-    auto& heads = s.rx_held.emplace_back();
-    for (const auto& c : held) heads.push_back(c.head());
-  }
-  return s;
-}
-
-std::optional<std::string> NetDevice::validate(const State& s) const {
-  if (!s.active) {
-    if (s.features != 0 || !s.rx_held.empty()) return "inactive state with activation fields";
-    return std::nullopt;
-  }
-  if (!accept_features(s.features)) return "features not offered by this device or inconsistent";
-  if (auto err = s.control.validate(s.features, limits())) return "control state: " + *err;
-  if (s.rx_held.size() != options_.queue_pairs) return "held chains for the wrong number of receive queues";
-  for (const auto& heads : s.rx_held) {
-    if (heads.size() > options_.queue_size) return "more held chains than a queue holds";
-    if (!heads.empty() && !has_feature(s.features, VIRTIO_NET_F_MRG_RXBUF)) return "held chains without MRG_RXBUF";
-    for (uint16_t h : heads)
-      if (h >= options_.queue_size) return "held chain head out of range";
-  }
-  return std::nullopt;
-}
-
-// Takes over a validated state on an active device with the same features.
-// False if a held chain no longer parses (the guest's rings are corrupt).
-bool NetDevice::adopt_locked(const State& s) {
-  link_up_ = s.link_up;
-  control_ = s.control;
-  bool ok = true;
-  for (size_t p = 0; p < s.rx_held.size() && p < rx_held_.size(); ++p) {
-    rx_held_[p].clear();
-    Queue* q = queue(static_cast<uint16_t>(2 * p));
-    for (uint16_t head : s.rx_held[p]) {
-      if (!q || !q->ready() || head >= q->size()) {
-        ok = false;
-        break;
-      }
-      auto c = DescriptorChain::parse(*memory_, q->desc_addr(), q->size(), head);
-      if (!c) {
-        ok = false;
-        break;
-      }
-      rx_held_[p].push_back(std::move(c.chain()));
-    }
-  }
-  return ok;
-}
-
-std::optional<std::string> NetDevice::restore(const State& s) {
-  if (auto err = validate(s)) return err;
-  bool announce_changed = false;
-  Events events;
-  {
-    std::lock_guard lock(mutex_);
-    if (!s.active) {
-      link_up_ = s.link_up;
-      pending_restore_.reset();
-      update_config_locked();
-      return std::nullopt;
-    }
-    if (!active_) {
-      pending_restore_ = s;  // for the activation the transport's restore performs
-      link_up_ = s.link_up;
-      return std::nullopt;
-    }
-    if (s.features != features_) return "features differ from the active device's";
-    if (!adopt_locked(s)) guest_error("restored receive chains are invalid");
-    apply_host_side_locked();
-    update_config_locked();
-    announce_changed = control_.announce_pending;
-    events.rx_filter_changed = true;
-  }
-  if (announce_changed) signal_config_changed();
-  fire(events);
-  return std::nullopt;
 }
 
 }  // namespace wren

@@ -18,8 +18,13 @@
 //     writev header + guest buffers to the backend -> used -> interrupt.
 //     EAGAIN puts the chain back and waits for the fd to be writable.
 //   control queue: copy header and data (at most kMaxCtrlCommandBytes) ->
-//     apply_ctrl_command -> host filter recomputed and applied (rolled back
-//     on failure) -> ack byte -> used -> interrupt.
+//     apply_ctrl_command -> host side (filter, offloads, queue attachment)
+//     moved to the new state (HostSide: rolled back on failure) -> ack byte
+//     -> used -> interrupt.
+//
+// Sources, by path: net_device.cc (features, config, activation, kicks, the
+// event loop), net_device_rx.cc, net_device_tx.cc, net_device_ctrl.cc and
+// net_device_state.cc (save, validate, restore).
 //
 // Guest errors never crash the VMM: a broken queue or a control chain
 // without a status byte sets DEVICE_NEEDS_RESET; malformed packets and
@@ -39,12 +44,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "virtio/device.h"
 #include "virtio/net/ctrl_command.h"
+#include "virtio/net/host_side.h"
 #include "virtio/net/net_backend.h"
-#include "virtio/net/promisc.h"
 
 namespace wren {
 
@@ -68,12 +74,13 @@ struct NetCounters {
   uint64_t rx_errors = 0;                               // backend read errors, short reads
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
-  uint64_t tx_dropped_header = 0;  // malformed guest header
-  uint64_t tx_errors = 0;          // backend write errors
+  uint64_t tx_dropped_header = 0;   // malformed guest header
+  uint64_t tx_dropped_too_big = 0;  // frame above kMaxTxFrameBytes
+  uint64_t tx_errors = 0;           // backend write errors
   uint64_t ctrl_ok = 0;
   uint64_t ctrl_err = 0;
-  uint64_t ctrl_malformed = 0;  // chain without header or status byte, or oversized
-  uint64_t host_filter_failures = 0;
+  uint64_t ctrl_malformed = 0;        // chain without header or status byte, or oversized
+  uint64_t host_filter_failures = 0;  // host side (filter, offloads, queue attachment) refused a change
 
   uint64_t rx_filtered_total() const;
 };
@@ -95,8 +102,12 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
  public:
   static constexpr size_t kConfigSize = 24;  // struct virtio_net_config
   static constexpr size_t kMaxCtrlCommandBytes = 64 * 1024;
+  // Control commands served per turn before yielding to the event loop.
+  static constexpr uint64_t kCtrlCommandsPerTurn = 16;
   // Largest frame read from the backend (64 KiB GSO frame + header + slack).
   static constexpr size_t kMaxRxFrameBytes = 65536 + 256;
+  // Largest frame the guest may send, after its virtio-net header (a 64 KiB GSO frame).
+  static constexpr size_t kMaxTxFrameBytes = 65536;
 
   // Host configuration errors (bad MAC, queue pairs out of range or not
   // matching the backend, bad queue size) throw std::invalid_argument.
@@ -173,25 +184,72 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   };
   enum class Delivery : uint8_t { Delivered, Dropped, NoBuffers };
   enum class Send : uint8_t { Sent, Dropped, WouldBlock };
+  // What a turn of work must tell the outside once the device lock is released.
   struct Events {
-    bool rx_filter_changed = false;
+    bool rx_filter_changed = false;  // to the rx-filter listener
+    bool config_changed = false;     // to the transport (config interrupt)
   };
+
+  // One turn of device work: lock, run `work`, send the interrupts it made
+  // due, take the events it raised, unlock, then fire them (a listener may
+  // call back into the device).
+  template <typename Work>
+  void locked_turn(Work&& work) {
+    Events events;
+    {
+      std::lock_guard lock(mutex_);
+      std::forward<Work>(work)();
+      flush_notifications();
+      events = std::exchange(events_, Events{});
+    }
+    fire(events);
+  }
 
   // All below: mutex_ held.
   bool ctrl_rx() const;
   Queue* queue(uint16_t index);
   uint16_t ctrl_index() const;
   uint16_t active_pairs() const;
+  // Rebuilds the config space; raises config_changed if it changed while active.
   void update_config_locked();
-  void apply_host_side_locked();
+  // Moves the host side from `old` to `next`, counting and logging a failure;
+  // a failed rollback sets NEEDS_RESET.
+  HostSide::Outcome change_host_side_locked(const NetControlState& old, const NetControlState& next);
   bool adopt_locked(const State& state);
   void process_rx(uint16_t tap);
   bool read_frame(uint16_t tap);  // false: nothing to read now (wait armed)
   Delivery deliver(uint16_t pair, std::span<uint8_t> bytes);
   bool starved(Queue& q);
+  // The next receive chain; nullopt with `none` saying why there is none
+  // (Dropped: the queue is broken; NoBuffers: empty, a kick will come).
+  std::optional<DescriptorChain> next_rx_chain(Queue& q, Delivery& none);
   void process_tx(uint16_t pair);
   Send send_chain(uint16_t pair, const DescriptorChain& chain);
-  void process_ctrl();
+  void process_ctrl(uint16_t index);  // index: the control queue's
+  // Serves `q` chain by chain with `serve` (false: stop, it put the chain
+  // back) until the queue is empty (kicks re-enabled and re-checked, so none
+  // is lost), `budget` chains were served (the rest continues on the event
+  // loop with (this->*resume)(resume_arg)), or the queue breaks.
+  template <typename Serve>
+  void drain_queue(Queue& q, uint64_t budget, void (NetDevice::*resume)(uint16_t), uint16_t resume_arg, Serve&& serve) {
+    for (;;) {
+      q.disable_notification(*memory_);
+      for (;;) {
+        if (budget-- == 0) {
+          continue_later(resume_arg, resume);  // let other work run
+          return;
+        }
+        auto c = q.pop(*memory_);
+        if (c.is_error()) {
+          broken_queue(q, c.error());
+          return;
+        }
+        if (!c) break;
+        if (!serve(*c)) return;
+      }
+      if (!q.enable_notification(*memory_)) break;
+    }
+  }
   uint8_t execute_ctrl(uint8_t cls, uint8_t cmd, std::span<const uint8_t> data);
   // Runs (this->*work)(index) later on the event loop (same activation only).
   void continue_later(uint16_t index, void (NetDevice::*work)(uint16_t));
@@ -202,6 +260,9 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   void mark_used(uint16_t index) { used_touched_.at(index) = true; }
   void flush_notifications();
   void guest_error(const std::string& what);
+  // Sets NEEDS_RESET (logged once per activation).
+  void fail_device(const std::string& why);
+  void broken_queue(const Queue& q, ChainError error);
   void fire(const Events& events);  // mutex_ NOT held
 
   const NetDeviceOptions options_;
@@ -218,7 +279,7 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   size_t header_size_ = 12;
   bool link_up_ = true;
   NetControlState control_;
-  PromiscController promisc_;
+  HostSide host_side_;
   std::vector<TapQueue> taps_;
   std::vector<std::deque<DescriptorChain>> rx_held_;
   std::vector<bool> used_touched_;

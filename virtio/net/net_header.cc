@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "virtio/net/ctrl_command.h"
+#include "virtio/net/net_features.h"
 
 namespace wren {
 
@@ -99,6 +99,8 @@ void encode_net_header(const NetHeader& h, std::span<uint8_t> out) {
   put_le16(out, 16, h.hash_report);
 }
 
+void set_net_header_num_buffers(std::span<uint8_t> header, uint16_t count) { put_le16(header, 10, count); }
+
 HeaderCheck check_tx_header(const NetHeader& header, uint64_t features, size_t packet_len) {
   HeaderCheck out;
   out.header = header;
@@ -159,7 +161,11 @@ uint16_t ones_complement_sum(std::span<const uint8_t> bytes, uint32_t initial) {
 bool finish_checksum(std::span<uint8_t> packet, uint16_t start, uint16_t offset) {
   const uint64_t field = uint64_t{start} + offset;
   if (field + 2 > packet.size()) return false;
-  const uint16_t csum = static_cast<uint16_t>(~ones_complement_sum(packet.subspan(start)));
+  uint16_t csum = static_cast<uint16_t>(~ones_complement_sum(packet.subspan(start)));
+  // A computed 0 goes out as 0xffff (the same value in one's complement):
+  // for UDP, 0 means "no checksum" (RFC 768) and is invalid over IPv6
+  // (RFC 8200). The kernel does the same (CSUM_MANGLED_0).
+  if (csum == 0) csum = 0xffff;
   packet[field] = static_cast<uint8_t>(csum >> 8);
   packet[field + 1] = static_cast<uint8_t>(csum);
   return true;

@@ -49,6 +49,9 @@ inline constexpr size_t kNetHeaderHashSize = 20;    // + hash_value, hash_report
 // bytes (10, 12 or 20; padding zeroed).
 [[nodiscard]] NetHeader decode_net_header(std::span<const uint8_t> bytes);
 void encode_net_header(const NetHeader& header, std::span<uint8_t> out);
+// Sets num_buffers in an encoded 12- or 20-byte header (MRG_RXBUF: how many
+// chains one received frame spans).
+void set_net_header_num_buffers(std::span<uint8_t> header, uint16_t count);
 
 enum class NetHeaderError : uint8_t {
   None,
@@ -85,7 +88,8 @@ struct HeaderCheck {
 // Completes a partial checksum as the kernel's checksum helper does: the
 // one's-complement sum of packet[start..] (whose checksum field already
 // holds the pseudo-header sum) is complemented and stored big-endian at
-// start + offset. False (packet untouched) if the field is not inside.
+// start + offset; a result of 0 is stored as 0xffff (UDP's "no checksum"
+// would be 0). False (packet untouched) if the field is not inside.
 [[nodiscard]] bool finish_checksum(std::span<uint8_t> packet, uint16_t start, uint16_t offset);
 
 // One's-complement sum of `bytes` (16-bit big-endian words), folded, not inverted.

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "virtio/net/ctrl_command.h"
+#include "virtio/net/net_features.h"
 
 namespace wren {
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "hypervisor/unique_fd.h"
-#include "virtio/net/ctrl_command.h"
 #include "virtio/net/net_backend.h"
+#include "virtio/net/net_features.h"
 
 namespace wren::test {
 
@@ -22,9 +22,12 @@ class SocketPairBackend : public NetBackend {
     std::vector<int> device_fds;     // the device's ends (not owned), for socket options
     int header_size = 0;
     uint64_t offloads = 0;
-    std::vector<HostFilter> filters;  // every filter applied (successfully or not)
-    std::deque<bool> filter_results;  // scripted apply() outcomes; empty = succeed
-    std::vector<std::pair<uint16_t, bool>> queue_enables;
+    std::vector<HostFilter> filters;                       // every filter applied (successfully or not)
+    std::deque<bool> filter_results;                       // scripted apply() outcomes; empty = succeed
+    std::vector<uint64_t> offload_calls;                   // every set_offloads() (successfully or not)
+    std::deque<bool> offload_results;                      // scripted set_offloads() outcomes; empty = succeed
+    std::vector<std::pair<uint16_t, bool>> queue_enables;  // every set_queue_enabled()
+    std::deque<bool> queue_results;                        // scripted outcomes; empty = succeed
     bool refuse_header_size = false;
   };
 
@@ -50,23 +53,29 @@ class SocketPairBackend : public NetBackend {
     return true;
   }
   bool set_offloads(uint64_t offloads) override {
+    shared_->offload_calls.push_back(offloads);
+    if (!next_result(shared_->offload_results)) return false;
     shared_->offloads = offloads;
     return true;
   }
   uint64_t supported_guest_offloads() const override { return supported_; }
   bool set_queue_enabled(uint16_t index, bool enabled) override {
     shared_->queue_enables.emplace_back(index, enabled);
-    return true;
+    return next_result(shared_->queue_results);
   }
   bool apply(const HostFilter& filter) override {
     shared_->filters.push_back(filter);
-    if (shared_->filter_results.empty()) return true;
-    const bool ok = shared_->filter_results.front();
-    shared_->filter_results.pop_front();
-    return ok;
+    return next_result(shared_->filter_results);
   }
 
  private:
+  static bool next_result(std::deque<bool>& script) {
+    if (script.empty()) return true;
+    const bool ok = script.front();
+    script.pop_front();
+    return ok;
+  }
+
   std::shared_ptr<Shared> shared_;
   std::vector<UniqueFd> device_fds_;
   uint64_t supported_;

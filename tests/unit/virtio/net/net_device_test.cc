@@ -66,7 +66,13 @@ class NetDeviceTest : public ::testing::Test {
 
   // Attaches the queues a driver with `features` uses and sets DRIVER_OK.
   bool activate(uint64_t features, bool event_idx = false) {
+    attach_queues(features, event_idx);
+    return driver_ok();
+  }
+  // The driver's setup before DRIVER_OK (it may add buffers already).
+  void attach_queues(uint64_t features, bool event_idx = false) {
     features_ = features;
+    event_idx_ = event_idx;
     const bool multi = has_feature(features, VIRTIO_NET_F_MQ) || has_feature(features, VIRTIO_NET_F_RSS);
     const uint16_t used_pairs = multi ? pairs_ : 1;
     for (uint16_t i = 0; i < 2 * used_pairs; ++i) drivers[i]->attach(queues[i], event_idx);
@@ -75,7 +81,9 @@ class NetDeviceTest : public ::testing::Test {
       // The driver attached to queue index 2*used_pairs is the control queue.
       drivers[ctrl_index_]->attach(queues[ctrl_index_], event_idx);
     }
-    ActivationContext ctx{features | (event_idx ? kVirtioFRingEventIdx : 0), &mem, std::span<Queue>(queues)};
+  }
+  bool driver_ok() {
+    ActivationContext ctx{features_ | (event_idx_ ? kVirtioFRingEventIdx : 0), &mem, std::span<Queue>(queues)};
     return dev->activate(ctx);
   }
   void poll() {
@@ -115,13 +123,18 @@ class NetDeviceTest : public ::testing::Test {
                {tx().put_bytes(frame), static_cast<uint32_t>(frame.size()), false}});
     dev->queue_notify(1);
   }
-  // Sends a control command; returns the ack (nullopt if not completed).
-  std::optional<uint8_t> command(uint8_t cls, uint8_t cmd, const Bytes& data) {
+  // Puts a control command on the control queue; returns its status byte's address.
+  uint64_t queue_command(uint8_t cls, uint8_t cmd, const Bytes& data) {
     Bytes head = {cls, cmd};
     head.insert(head.end(), data.begin(), data.end());
     const uint64_t status = ctrl().alloc(1);
     EXPECT_TRUE(mem.fill(status, 0xee, 1));
     ctrl().send({{ctrl().put_bytes(head), static_cast<uint32_t>(head.size()), false}, {status, 1, true}});
+    return status;
+  }
+  // Sends a control command; returns the ack (nullopt if not completed).
+  std::optional<uint8_t> command(uint8_t cls, uint8_t cmd, const Bytes& data) {
+    const uint64_t status = queue_command(cls, cmd, data);
     dev->queue_notify(ctrl_index_);
     auto used = ctrl().next_used();
     if (!used) return std::nullopt;
@@ -141,6 +154,7 @@ class NetDeviceTest : public ::testing::Test {
   std::vector<Queue> queues;
   std::vector<std::unique_ptr<FakeDriver>> drivers;
   uint64_t features_ = 0;
+  bool event_idx_ = false;
   uint16_t ctrl_index_ = 2;
 };
 
@@ -217,6 +231,7 @@ TEST_F(NetDeviceMacChangeTest, MacAddrSetUpdatesConfigAndFilter) {
   dev->read_config(0, cfg);
   EXPECT_EQ(MacAddress::from_bytes(cfg), kOther);
   EXPECT_EQ(dev->query_rx_filter().filter.mac, kOther);
+  EXPECT_EQ(events.config_changed, 1) << "config_generation moves with the MAC";
   dev->reset();
   dev->read_config(0, cfg);
   EXPECT_EQ(MacAddress::from_bytes(cfg), kOwn) << "reset restores the configured MAC";
@@ -257,6 +272,23 @@ TEST_F(NetDeviceTest, TransmitSanitizesTheHeader) {
   EXPECT_EQ(out.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
   EXPECT_EQ(out.hdr_len, 0);
   EXPECT_EQ(out.csum_start, 34);
+}
+
+TEST_F(NetDeviceTest, TransmitDropsFramesAbove64KiB) {
+  ASSERT_TRUE(activate(kBase));
+  Bytes big = frame_to(kOther);
+  big.resize(NetDevice::kMaxTxFrameBytes + 1);
+  send_tx(big);
+  EXPECT_FALSE(host_read());
+  EXPECT_TRUE(tx().next_used()) << "returned to the driver";
+  EXPECT_EQ(dev->counters().tx_dropped_too_big, 1u);
+  big.resize(NetDevice::kMaxTxFrameBytes);
+  send_tx(big);
+  const auto sent = host_read();
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->size(), header_size() + NetDevice::kMaxTxFrameBytes);
+  EXPECT_EQ(dev->counters().tx_packets, 1u);
+  EXPECT_EQ(events.needs_reset, 0);
 }
 
 TEST_F(NetDeviceTest, TransmitDropsMalformedPackets) {
@@ -566,6 +598,20 @@ TEST_F(NetDeviceTest, ControlChainWithoutStatusByteNeedsReset) {
   EXPECT_EQ(rx_mode(VIRTIO_NET_CTRL_RX_PROMISC, false), VIRTIO_NET_OK);
 }
 
+TEST_F(NetDeviceTest, ControlQueueYieldsAfterItsBudgetAndContinues) {
+  ASSERT_TRUE(activate(kBase));
+  const uint64_t queued = NetDevice::kCtrlCommandsPerTurn + 8;
+  for (uint64_t i = 0; i < queued; ++i) queue_command(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, {uint8_t(i % 2)});
+  dev->queue_notify(ctrl_index_);
+  uint64_t done = 0;
+  while (ctrl().next_used()) ++done;
+  EXPECT_EQ(done, NetDevice::kCtrlCommandsPerTurn) << "one kick serves one budget";
+  poll();  // the rest, from the event loop, without another kick
+  while (ctrl().next_used()) ++done;
+  EXPECT_EQ(done, queued);
+  EXPECT_EQ(dev->counters().ctrl_ok, queued);
+}
+
 TEST_F(NetDeviceTest, OversizedControlCommandIsRefused) {
   ASSERT_TRUE(activate(kBase));
   Bytes data(NetDevice::kMaxCtrlCommandBytes, 0);  // + 2 header bytes: over the cap
@@ -590,6 +636,39 @@ TEST_F(NetDeviceTest, HostFilterFailureRollsBackAndAcksErr) {
   EXPECT_EQ(dev->counters().host_filter_failures, 2u);
 }
 
+// Offloads and queue attachment follow the filter's rule: refused -> all
+// three rolled back, ERR; rollback refused -> NEEDS_RESET.
+TEST_F(NetDeviceTest, HostOffloadFailureRollsBackAndAcksErr) {
+  ASSERT_TRUE(activate(kBase));
+  ASSERT_EQ(host->offloads, feature_bit(VIRTIO_NET_F_GUEST_CSUM));
+  host->offload_results = {false};
+  const Bytes off(8, 0);
+  EXPECT_EQ(command(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, off), VIRTIO_NET_ERR);
+  EXPECT_EQ(dev->query_rx_filter().guest_offloads, feature_bit(VIRTIO_NET_F_GUEST_CSUM)) << "the guest keeps its state";
+  EXPECT_EQ(host->offload_calls.back(), feature_bit(VIRTIO_NET_F_GUEST_CSUM)) << "rolled back";
+  EXPECT_EQ(dev->counters().host_filter_failures, 1u);
+  EXPECT_EQ(events.needs_reset, 0);
+  host->offload_results = {false, false};
+  EXPECT_EQ(command(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, off), VIRTIO_NET_ERR);
+  EXPECT_EQ(events.needs_reset, 1);
+  EXPECT_EQ(command(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, off), VIRTIO_NET_OK);
+  EXPECT_EQ(host->offloads, 0u);
+}
+
+// A control command the driver queued before DRIVER_OK runs in activate();
+// the filter change it makes is reported then, not at the next kick.
+TEST_F(NetDeviceTest, FilterChangeDuringActivationIsReportedAtOnce) {
+  int reported = 0;
+  dev->set_rx_filter_listener([&reported](const std::string&) { ++reported; });
+  attach_queues(kBase);
+  const uint64_t status = queue_command(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, {0});
+  ASSERT_TRUE(driver_ok());
+  ASSERT_TRUE(ctrl().next_used());
+  EXPECT_EQ(ctrl().get_bytes(status, 1)[0], VIRTIO_NET_OK);
+  EXPECT_FALSE(dev->query_rx_filter().filter.promisc);
+  EXPECT_EQ(reported, 1);
+}
+
 TEST_F(NetDeviceTest, AnnounceSetsStatusUntilAcked) {
   ASSERT_TRUE(activate(kBase));
   ASSERT_TRUE(dev->announce());
@@ -600,10 +679,13 @@ TEST_F(NetDeviceTest, AnnounceSetsStatusUntilAcked) {
   EXPECT_EQ(command(VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK, {}), VIRTIO_NET_OK);
   dev->read_config(6, status);
   EXPECT_EQ(status[0], VIRTIO_NET_S_LINK_UP);
+  EXPECT_EQ(events.config_changed, 2) << "the ack changed the status field";
   dev->set_link_up(false);
   dev->read_config(6, status);
   EXPECT_EQ(status[0], 0);
-  EXPECT_EQ(events.config_changed, 2);
+  EXPECT_EQ(events.config_changed, 3);
+  dev->set_link_up(false);
+  EXPECT_EQ(events.config_changed, 3) << "no change, no notification";
 }
 
 // ---- Migration ------------------------------------------------------------------
@@ -712,6 +794,35 @@ TEST_F(NetDeviceMqTest, QueuePairsAndControlQueueIndex) {
   poll();
   EXPECT_TRUE(rx(1).next_used());
   EXPECT_FALSE(rx(0).next_used());
+}
+
+TEST_F(NetDeviceMqTest, QueueAttachIssuesOnlyRealTransitions) {
+  using Calls = std::vector<std::pair<uint16_t, bool>>;
+  ASSERT_TRUE(activate(kMq));
+  EXPECT_EQ(host->queue_enables, (Calls{{0, true}, {1, false}})) << "unknown at first: every queue is set";
+  host->queue_enables.clear();
+  ASSERT_EQ(command(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, {2, 0}), VIRTIO_NET_OK);
+  EXPECT_EQ(host->queue_enables, (Calls{{1, true}})) << "queue 0 was attached already";
+  ASSERT_EQ(command(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, {1, 0}), VIRTIO_NET_OK);
+  EXPECT_EQ(host->queue_enables, (Calls{{1, true}, {1, false}}));
+  // A reset and a new activation with the same pairs changes nothing on the host.
+  dev->reset();
+  host->queue_enables.clear();
+  ASSERT_TRUE(driver_ok());
+  EXPECT_TRUE(host->queue_enables.empty());
+}
+
+TEST_F(NetDeviceMqTest, QueueAttachFailureRollsBackAndAcksErr) {
+  ASSERT_TRUE(activate(kMq));
+  host->queue_enables.clear();
+  host->queue_results = {false};
+  EXPECT_EQ(command(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, {2, 0}), VIRTIO_NET_ERR);
+  EXPECT_EQ(dev->query_rx_filter().queue_pairs, 1);
+  EXPECT_EQ(host->queue_enables,
+            (std::vector<std::pair<uint16_t, bool>>{{1, true}, {1, false}}));  // refused, then undone
+  EXPECT_EQ(events.needs_reset, 0);
+  EXPECT_EQ(command(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, {2, 0}), VIRTIO_NET_OK);
+  EXPECT_EQ(host->queue_enables.back(), (std::pair<uint16_t, bool>{1, true}));
 }
 
 TEST_F(NetDeviceMqTest, ControlQueueIsIndexTwoWithoutMq) {

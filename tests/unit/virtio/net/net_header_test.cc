@@ -4,7 +4,7 @@
 
 #include <linux/virtio_config.h>
 
-#include "virtio/net/ctrl_command.h"
+#include "virtio/net/net_features.h"
 
 namespace wren {
 namespace {
@@ -169,6 +169,22 @@ TEST(Checksum, FinishesAPartialChecksum) {
   auto q = partial_udp_packet();
   EXPECT_FALSE(finish_checksum(q, 34, static_cast<uint16_t>(q.size() - 34 - 1)));
   EXPECT_EQ(q, partial_udp_packet()) << "untouched when the field is outside";
+}
+
+TEST(Checksum, ZeroResultIsStoredAsAllOnes) {
+  // Make the UDP checksum come out as 0: add the finished checksum into a
+  // payload word, which brings the segment's sum to 0xffff.
+  auto p = partial_udp_packet();
+  auto finished = p;
+  ASSERT_TRUE(finish_checksum(finished, 34, 6));
+  uint32_t word = (uint32_t{p[42]} << 8 | p[43]) + (uint32_t{finished[40]} << 8 | finished[41]);
+  word = (word & 0xffff) + (word >> 16);
+  p[42] = static_cast<uint8_t>(word >> 8);
+  p[43] = static_cast<uint8_t>(word);
+  ASSERT_TRUE(finish_checksum(p, 34, 6));
+  EXPECT_EQ(p[40], 0xff);
+  EXPECT_EQ(p[41], 0xff) << "0 would mean no checksum (RFC 768), and is invalid over IPv6";
+  EXPECT_TRUE(udp_checksum_verifies(p));
 }
 
 TEST(RxHeader, PassesOffloadsTheGuestEnabled) {

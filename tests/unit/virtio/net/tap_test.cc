@@ -23,7 +23,7 @@
 
 #include "unit/virtio/net/frames.h"
 #include "unit/virtio/net/netns.h"
-#include "virtio/net/ctrl_command.h"
+#include "virtio/net/net_features.h"
 
 namespace wren {
 namespace {

@@ -1,9 +1,8 @@
-// Host filter computation from RxFilter, and applying it with rollback.
-#include "virtio/net/promisc.h"
+// Host filter computation from RxFilter.
+#include "virtio/net/host_filter.h"
 
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <random>
 
 #include "unit/virtio/net/frames.h"
@@ -121,78 +120,6 @@ TEST(HostFilter, NeverNarrowerThanTheGuestFilter) {
       }
     }
   }
-}
-
-class FakeBackend : public HostFilterBackend {
- public:
-  bool apply(const HostFilter& filter) override {
-    calls.push_back(filter);
-    bool ok = true;
-    if (!results.empty()) {
-      ok = results.front();
-      results.pop_front();
-    }
-    if (ok) current = filter;
-    return ok;
-  }
-  std::deque<bool> results;  // scripted outcomes; empty = succeed
-  std::vector<HostFilter> calls;
-  HostFilter current;
-};
-
-const HostFilter kExact{HostRxLevel::None, {kOwn}, {kBcast}};
-const HostFilter kAllMulti{HostRxLevel::Multicast, {kOwn}, {}};
-
-TEST(PromiscController, AppliesChangesOnly) {
-  FakeBackend backend;
-  PromiscController pc(backend);
-  EXPECT_EQ(pc.update(HostFilter{}), PromiscController::Outcome::Unchanged) << "a fresh TAP already delivers all";
-  EXPECT_TRUE(backend.calls.empty());
-  EXPECT_EQ(pc.update(kExact), PromiscController::Outcome::Applied);
-  EXPECT_EQ(backend.current, kExact);
-  EXPECT_EQ(pc.installed(), kExact);
-  EXPECT_EQ(pc.update(kExact), PromiscController::Outcome::Unchanged);
-  EXPECT_EQ(backend.calls.size(), 1u);
-}
-
-TEST(PromiscController, RollsBackWhenTheBackendFails) {
-  FakeBackend backend;
-  PromiscController pc(backend);
-  ASSERT_EQ(pc.update(kExact), PromiscController::Outcome::Applied);
-  backend.results = {false, true};
-  EXPECT_EQ(pc.update(kAllMulti), PromiscController::Outcome::RolledBack);
-  ASSERT_EQ(backend.calls.size(), 3u);
-  EXPECT_EQ(backend.calls[1], kAllMulti);
-  EXPECT_EQ(backend.calls[2], kExact) << "the rollback re-installs the previous filter";
-  EXPECT_EQ(backend.current, kExact);
-  EXPECT_EQ(pc.installed(), kExact);
-  EXPECT_EQ(pc.failures(), 1u);
-  // The next attempt can succeed.
-  EXPECT_EQ(pc.update(kAllMulti), PromiscController::Outcome::Applied);
-  EXPECT_EQ(pc.installed(), kAllMulti);
-}
-
-TEST(PromiscController, NeedsResetWhenTheRollbackFailsToo) {
-  FakeBackend backend;
-  PromiscController pc(backend);
-  ASSERT_EQ(pc.update(kExact), PromiscController::Outcome::Applied);
-  backend.results = {false, false};
-  EXPECT_EQ(pc.update(kAllMulti), PromiscController::Outcome::NeedsReset);
-  EXPECT_FALSE(pc.installed().has_value()) << "the host state is unknown";
-  // With the state unknown, even the old filter is re-applied, never skipped.
-  EXPECT_EQ(pc.update(kExact), PromiscController::Outcome::Applied);
-  EXPECT_EQ(backend.calls.back(), kExact);
-  EXPECT_EQ(pc.installed(), kExact);
-}
-
-TEST(PromiscController, NeedsResetWhenUnknownStateAndApplyFails) {
-  FakeBackend backend;
-  PromiscController pc(backend);
-  backend.results = {false, false};
-  ASSERT_EQ(pc.update(kExact), PromiscController::Outcome::NeedsReset);
-  backend.results = {false};
-  EXPECT_EQ(pc.update(kAllMulti), PromiscController::Outcome::NeedsReset) << "nothing known to roll back to";
-  EXPECT_EQ(backend.calls.size(), 3u);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "virtio/net/promisc.h"
+#include "virtio/net/host_filter.h"
 
 #include <algorithm>
 
@@ -9,16 +9,6 @@ std::string_view to_string(HostRxLevel level) {
     case HostRxLevel::None: return "none";
     case HostRxLevel::Multicast: return "multicast";
     case HostRxLevel::All: return "all";
-  }
-  return "unknown";
-}
-
-std::string_view to_string(PromiscController::Outcome outcome) {
-  switch (outcome) {
-    case PromiscController::Outcome::Unchanged: return "unchanged";
-    case PromiscController::Outcome::Applied: return "applied";
-    case PromiscController::Outcome::RolledBack: return "rolled back";
-    case PromiscController::Outcome::NeedsReset: return "needs reset";
   }
   return "unknown";
 }
@@ -55,19 +45,6 @@ HostFilter compute_host_filter(const RxFilter& f, bool ctrl_rx_negotiated) {
         if (std::find(out.multicast.begin(), out.multicast.end(), m) == out.multicast.end()) out.multicast.push_back(m);
   }
   return out;
-}
-
-PromiscController::Outcome PromiscController::update(const HostFilter& wanted) {
-  if (installed_ == wanted) return Outcome::Unchanged;
-  if (backend_.apply(wanted)) {
-    installed_ = wanted;
-    return Outcome::Applied;
-  }
-  ++failures_;
-  // The host state is unknown after a failure; put back what was there.
-  if (installed_ && backend_.apply(*installed_)) return Outcome::RolledBack;
-  installed_.reset();
-  return Outcome::NeedsReset;
 }
 
 }  // namespace wren

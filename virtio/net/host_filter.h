@@ -1,6 +1,6 @@
 #pragma once
-// What the host side (the TAP) must deliver for the guest's receive filter,
-// and applying it with rollback.
+// What the host side (the TAP) must deliver for the guest's receive filter.
+// Installing it (with the offloads and queue attachment) is host_side.h's job.
 //
 // The host filter is a pre-filter: it may pass more than RxFilter::accept()
 // accepts (accept() still runs on every frame), never less. It is always
@@ -42,45 +42,5 @@ struct HostFilter {
 // program the filter, so the host delivers at least all multicast (in
 // practice everything: the filter is promiscuous after reset).
 [[nodiscard]] HostFilter compute_host_filter(const RxFilter& filter, bool ctrl_rx_negotiated);
-
-// Where host filters are installed (the TAP; fakes in tests).
-class HostFilterBackend {
- public:
-  virtual ~HostFilterBackend() = default;
-  // Installs `filter`; false if the host refused (nothing is known to have
-  // changed then).
-  [[nodiscard]] virtual bool apply(const HostFilter& filter) = 0;
-};
-
-// Applies host filter changes; on failure restores the previous filter.
-class PromiscController {
- public:
-  enum class Outcome : uint8_t {
-    Unchanged,  // the wanted filter is already installed
-    Applied,
-    RolledBack,  // the backend refused; the previous filter is back in place
-    NeedsReset,  // the backend refused and then refused the rollback too:
-                 // the host state is unknown (the device must set NEEDS_RESET)
-  };
-
-  // `installed` is what the backend delivers now (a fresh TAP: everything;
-  // nullopt: unknown, so the first update always applies).
-  explicit PromiscController(HostFilterBackend& backend, std::optional<HostFilter> installed = HostFilter{})
-      : backend_(backend), installed_(std::move(installed)) {}
-
-  [[nodiscard]] Outcome update(const HostFilter& wanted);
-
-  // The filter known to be installed; nullopt after NeedsReset until the next
-  // successful update.
-  const std::optional<HostFilter>& installed() const { return installed_; }
-  uint64_t failures() const { return failures_; }
-
- private:
-  HostFilterBackend& backend_;
-  std::optional<HostFilter> installed_;
-  uint64_t failures_ = 0;
-};
-
-std::string_view to_string(PromiscController::Outcome outcome);
 
 }  // namespace wren

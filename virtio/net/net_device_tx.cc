@@ -1,0 +1,87 @@
+// NetDevice's transmit path: the guest's transmit queues to the TAP.
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <climits>
+
+#include "virtio/net/net_device.h"
+#include "virtio/net/net_header.h"
+
+namespace wren {
+
+namespace {
+
+constexpr uint64_t kTxBudget = 256;  // chains per turn before yielding to the loop
+
+}  // namespace
+
+void NetDevice::process_tx(uint16_t pair) {
+  Queue* q = queue(static_cast<uint16_t>(2 * pair + 1));
+  if (!q || !q->ready() || pair >= taps_.size()) return;
+  if (taps_[pair].write_armed) return;  // waiting for the backend to drain
+  const uint16_t index = static_cast<uint16_t>(2 * pair + 1);
+  drain_queue(*q, kTxBudget, &NetDevice::process_tx, pair, [&](const DescriptorChain& c) {
+    if (send_chain(pair, c) == Send::WouldBlock) {
+      q->undo_pop();
+      arm_write(pair);
+      return false;
+    }
+    if (!q->add_used(*memory_, c.head(), 0)) ++counters_.tx_errors;
+    mark_used(index);
+    return true;
+  });
+}
+
+NetDevice::Send NetDevice::send_chain(uint16_t pair, const DescriptorChain& chain) {
+  // The guest sizes the chain: refuse before anything (the bounce buffer)
+  // is sized from it.
+  if (chain.readable_len() > header_size_ + kMaxTxFrameBytes) {
+    ++counters_.tx_dropped_too_big;
+    return Send::Dropped;
+  }
+  if (chain.readable_len() < header_size_) {
+    ++counters_.tx_dropped_header;
+    return Send::Dropped;
+  }
+  std::array<uint8_t, kNetHeaderHashSize> header{};
+  const auto header_bytes = std::span(header).first(header_size_);
+  if (chain.read_at(*memory_, 0, header_bytes) != header_size_) {
+    ++counters_.tx_errors;
+    return Send::Dropped;
+  }
+  const size_t packet_len = chain.readable_len() - header_size_;
+  const auto check = check_tx_header(decode_net_header(header_bytes), features_, packet_len);
+  if (!check.ok()) {
+    ++counters_.tx_dropped_header;
+    return Send::Dropped;
+  }
+  encode_net_header(check.header, header_bytes);  // the checked copy, never the guest's bytes
+
+  auto slices = chain.readable_slices(*memory_, header_size_);
+  if (!slices) {
+    ++counters_.tx_errors;
+    return Send::Dropped;
+  }
+  std::vector<iovec> iov;
+  iov.reserve(slices->size() + 1);
+  iov.push_back({header.data(), header_size_});
+  for (auto& s : *slices) iov.push_back({s.data(), s.size()});
+  std::vector<uint8_t> bounce;
+  if (iov.size() > IOV_MAX) {  // rare: flatten very fragmented chains
+    bounce.reserve(chain.readable_len());
+    for (const auto& v : iov)
+      bounce.insert(bounce.end(), static_cast<uint8_t*>(v.iov_base), static_cast<uint8_t*>(v.iov_base) + v.iov_len);
+    iov = {{bounce.data(), bounce.size()}};
+  }
+  const ssize_t n = ::writev(taps_[pair].descriptor.native_handle(), iov.data(), static_cast<int>(iov.size()));
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Send::WouldBlock;
+    ++counters_.tx_errors;
+    return Send::Dropped;
+  }
+  ++counters_.tx_packets;
+  counters_.tx_bytes += packet_len;
+  return Send::Sent;
+}
+
+}  // namespace wren
