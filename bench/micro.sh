@@ -19,7 +19,11 @@
 #            reads wm-guest and delivers into the fake guest's buffers
 # so wren/raw is Wren's per-frame cost as a multiple of the floor, with both
 # TAP ends symmetric (both are TAP fds with a 12-byte vnet header and TSO
-# offloads; neither side uses AF_PACKET, whose costs differ from a TAP's).
+# offloads; neither side uses AF_PACKET, whose costs differ from a TAP's),
+# and the raw side's frames in as much memory as the fake guest's buffers.
+# Times are CPU time of the one thread that does all of it (the bridge runs
+# inside its write calls); repetitions run interleaved in random order, and
+# the table shows medians. user/sys is the kernel's tick-sampled split.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [[ $(id -u) -eq 0 ]] || { echo "micro.sh: needs root (network namespace, TAPs)" >&2; exit 1; }
@@ -58,6 +62,7 @@ done
 in_ns ip link set wm-br up
 
 in_ns "$build/bench/micro/net_micro" --guest-tap=wm-guest --peer-tap=wm-peer \
-  --benchmark_repetitions="$repetitions" --benchmark_report_aggregates_only=true \
+  --benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true \
+  --benchmark_report_aggregates_only=true \
   --benchmark_out="$out" --benchmark_out_format=json "${args[@]}" >&2
 python3 "$repo/bench/micro/report.py" "$out"

@@ -6,6 +6,12 @@ namespace wren::bench {
 
 class TapPair;
 
+// The fake guest's rings: receive buffers of one page each, as many as the
+// queue holds (room for 32 TSO frames). The raw floor moves its frames
+// through the same amount of memory, so that both pay the same cache misses.
+inline constexpr uint16_t kGuestQueueSize = 1024;
+inline constexpr uint32_t kGuestRxBufferSize = 4096;
+
 // Frame sizes x batch sizes (frames per wakeup: per kick on TX, per
 // readable-fd wakeup on RX). Timed in this thread's CPU time: every step,
 // the kernel's included, runs inside this thread's system calls, and on a

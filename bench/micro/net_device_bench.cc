@@ -35,8 +35,8 @@ namespace wren::bench {
 namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
-constexpr uint16_t kQueueSize = 1024;  // room for 32 TSO frames in 4 KiB receive buffers
-constexpr uint32_t kRxBufferSize = 4096;
+constexpr uint16_t kQueueSize = kGuestQueueSize;
+constexpr uint32_t kRxBufferSize = kGuestRxBufferSize;
 constexpr uint32_t kPageSize = 4096;
 constexpr uint16_t kRxQueue = 0, kTxQueue = 1, kCtrlQueue = 2;
 
