@@ -2,7 +2,7 @@
 # Datapath microbenchmark (issue 15): what Wren's virtio-net device costs per
 # frame, against the raw TAP floor, with no guest (bench/micro/).
 # Usage: bench/micro.sh [--repetitions N] [net_micro / Google Benchmark flags...]
-#        e.g. --benchmark_filter='tx/frame:1514' (needs root: uses a netns)
+#        e.g. --benchmark_filter='^tx/frame:1514' (needs root: uses a netns)
 #
 # The wire: two TAPs, wm-guest and wm-peer, in one bridge inside a network
 # namespace of our own (deleted on exit; the root namespace is not touched).
@@ -22,17 +22,21 @@
 # offloads; neither side uses AF_PACKET, whose costs differ from a TAP's),
 # and the raw side's frames in as much memory as the fake guest's buffers.
 # Times are CPU time of the one thread that does all of it (the bridge runs
-# inside its write calls); repetitions run interleaved in random order, and
-# the table shows medians. user/sys is the kernel's tick-sampled split.
+# inside its write calls). The table comes from the paired benchmarks `tx`
+# and `rx`, which alternate raw and Wren in blocks so that both see the same
+# load on a shared machine; repetitions run interleaved in random order, and
+# the table shows medians.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [[ $(id -u) -eq 0 ]] || { echo "micro.sh: needs root (network namespace, TAPs)" >&2; exit 1; }
 
 repetitions=5
+filter='^(tx|rx)/'  # the paired benchmarks (see bench/micro/runner.cc); raw_* and wren_* run one path alone
 args=()
 while (($#)); do
   case "$1" in
     --repetitions) repetitions=$2; shift 2 ;;
+    --benchmark_filter=*) filter=${1#*=}; shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -64,5 +68,5 @@ in_ns ip link set wm-br up
 in_ns "$build/bench/micro/net_micro" --guest-tap=wm-guest --peer-tap=wm-peer \
   --benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true \
   --benchmark_report_aggregates_only=true \
-  --benchmark_out="$out" --benchmark_out_format=json "${args[@]}" >&2
+  --benchmark_filter="$filter" --benchmark_out="$out" --benchmark_out_format=json "${args[@]}" >&2
 python3 "$repo/bench/micro/report.py" "$out"

@@ -28,7 +28,7 @@ struct ThreadTimes {
 // "sys_ns" per frame since `start`, for `batch` frames per iteration.
 void set_frame_counters(benchmark::State& state, int batch, const ThreadTimes& start);
 
-void register_raw_benchmarks(TapPair& pair);
-void register_net_device_benchmarks(TapPair& pair);
+// Registers every benchmark (runner.cc).
+void register_benchmarks(TapPair& pair);
 
 }  // namespace wren::bench

@@ -65,8 +65,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "net_micro: %s\n", e.what());
     return 1;
   }
-  wren::bench::register_raw_benchmarks(*pair);
-  wren::bench::register_net_device_benchmarks(*pair);
+  wren::bench::register_benchmarks(*pair);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -25,6 +25,7 @@
 
 #include "bench/micro/bench_frames.h"
 #include "bench/micro/benchmarks.h"
+#include "bench/micro/frame_path.h"
 #include "bench/micro/tap_pair.h"
 #include "hypervisor/event_fd.h"
 #include "unit/virtio/fake_driver.h"
@@ -186,83 +187,110 @@ class FakeGuest {
   uint16_t rx_avail_ = kQueueSize, rx_used_ = 0;
 };
 
-// Fails the benchmark if any frame went astray; else reports per-frame
-// figures, with the interrupts sent in the timed loop.
-void report(benchmark::State& state, const FakeGuest& guest, int batch, const ThreadTimes& start, uint64_t interrupts) {
+// The device must not have dropped or refused anything.
+std::string check_counters(const FakeGuest& guest) {
   const auto c = guest.counters();
   if (guest.needs_reset() || c.tx_dropped_header || c.tx_errors || c.rx_errors || c.rx_filtered_total() ||
-      c.rx_dropped_header || c.rx_dropped_too_big || c.rx_dropped_no_queue) {
-    state.SkipWithError("the device dropped or refused frames");
-    return;
-  }
-  set_frame_counters(state, batch, start);
-  const double frames = static_cast<double>(state.iterations()) * batch;
-  state.counters["irq_per_frame"] = static_cast<double>(interrupts) / frames;
+      c.rx_dropped_header || c.rx_dropped_too_big || c.rx_dropped_no_queue)
+    return "the device dropped or refused frames";
+  return "";
 }
 
-void wren_tx(benchmark::State& state, TapPair& pair) {
-  const size_t frame_len = static_cast<size_t>(state.range(0));
-  const int batch = static_cast<int>(state.range(1));
-  pair.reset();
-  FakeGuest guest(pair);
-  if (auto err = guest.start(); !err.empty()) return state.SkipWithError(err.c_str());
-  const auto f = make_frame(frame_len, kGuestMac, kPeerMac);
-  guest.prepare_tx(f, batch);
-  std::vector<uint8_t> peer_buffer(NetDevice::kMaxRxFrameBytes);
-  std::string error;
-
-  // One checked round first: the peer gets the guest's frame unchanged.
-  if (!guest.transmit()) return state.SkipWithError("TX chains not returned");
-  for (int i = 0; i < batch; ++i) {
-    const size_t n = TapPair::read_frame(pair.peer_fd(), peer_buffer, std::chrono::seconds(1));
-    if (n != kHeaderSize + frame_len ||
-        !std::equal(f.frame.begin(), f.frame.end(), peer_buffer.begin() + static_cast<ptrdiff_t>(kHeaderSize)))
-      return state.SkipWithError("the peer did not get the guest's frame");
+class WrenTx : public FramePath {
+ public:
+  WrenTx(TapPair& pair, size_t frame_len, int batch)
+      : pair_(pair),
+        frame_len_(frame_len),
+        batch_(batch),
+        frame_(make_frame(frame_len, kGuestMac, kPeerMac)),
+        guest_(pair),
+        peer_buffer_(NetDevice::kMaxRxFrameBytes) {}
+  std::string start() override {
+    if (auto err = guest_.start(); !err.empty()) return err;
+    guest_.prepare_tx(frame_, batch_);
+    // The peer gets the guest's frames unchanged.
+    if (!guest_.transmit()) return "TX chains not returned";
+    for (int i = 0; i < batch_; ++i) {
+      const size_t n = TapPair::read_frame(pair_.peer_fd(), peer_buffer_, std::chrono::seconds(1));
+      if (n != kHeaderSize + frame_len_ || !std::equal(frame_.frame.begin(), frame_.frame.end(),
+                                                       peer_buffer_.begin() + static_cast<ptrdiff_t>(kHeaderSize)))
+        return "the peer did not get the guest's frame";
+    }
+    interrupts_at_start_ = guest_.interrupts();
+    return "";
+  }
+  bool step(std::string& error) override {
+    if (!guest_.transmit()) {
+      error = "TX chains not returned";
+      return false;
+    }
+    return receive_frames(pair_.peer_fd(), peer_buffer_, kHeaderSize + frame_len_, batch_, error);
+  }
+  std::string finish() override { return check_counters(guest_); }
+  double interrupts_per_frame(double frames) const override {
+    return static_cast<double>(guest_.interrupts() - interrupts_at_start_) / frames;
   }
 
-  const uint64_t irq_before = guest.interrupts();
-  const ThreadTimes start = ThreadTimes::now();
-  for (auto _ : state) {
-    if (!guest.transmit()) return state.SkipWithError("TX chains not returned");
-    if (!receive_frames(pair.peer_fd(), peer_buffer, kHeaderSize + frame_len, batch, error))
-      return state.SkipWithError(error.c_str());
+ private:
+  TapPair& pair_;
+  size_t frame_len_;
+  int batch_;
+  BenchFrame frame_;
+  FakeGuest guest_;
+  std::vector<uint8_t> peer_buffer_;
+  uint64_t interrupts_at_start_ = 0;
+};
+
+class WrenRx : public FramePath {
+ public:
+  WrenRx(TapPair& pair, size_t frame_len, int batch)
+      : pair_(pair),
+        batch_(batch),
+        frame_(make_frame(frame_len, kPeerMac, kGuestMac)),
+        joined_(frame_.joined()),
+        buffers_per_frame_((joined_.size() + kRxBufferSize - 1) / kRxBufferSize),
+        guest_(pair) {}
+  std::string start() override {
+    if (auto err = guest_.start(); !err.empty()) return err;
+    // The guest gets the peer's frame unchanged.
+    std::string error;
+    if (!send_frames(pair_.peer_fd(), joined_, 1, error)) return error;
+    if (!guest_.receive(buffers_per_frame_)) return "the frame never reached the guest";
+    const auto got = guest_.last_rx_bytes(buffers_per_frame_, joined_.size());
+    if (got.size() != joined_.size() ||
+        !std::equal(frame_.frame.begin(), frame_.frame.end(), got.begin() + kHeaderSize))
+      return "the guest did not get the peer's frame";
+    interrupts_at_start_ = guest_.interrupts();
+    return "";
   }
-  report(state, guest, batch, start, guest.interrupts() - irq_before);
-}
-
-void wren_rx(benchmark::State& state, TapPair& pair) {
-  const size_t frame_len = static_cast<size_t>(state.range(0));
-  const int batch = static_cast<int>(state.range(1));
-  pair.reset();
-  FakeGuest guest(pair);
-  if (auto err = guest.start(); !err.empty()) return state.SkipWithError(err.c_str());
-  const auto f = make_frame(frame_len, kPeerMac, kGuestMac);
-  const auto joined = f.joined();
-  const size_t buffers_per_frame = (joined.size() + kRxBufferSize - 1) / kRxBufferSize;
-  std::string error;
-
-  // One checked round first: the guest gets the peer's frame unchanged.
-  if (!send_frames(pair.peer_fd(), joined, 1, error)) return state.SkipWithError(error.c_str());
-  if (!guest.receive(buffers_per_frame)) return state.SkipWithError("the frame never reached the guest");
-  const auto got = guest.last_rx_bytes(buffers_per_frame, joined.size());
-  if (got.size() != joined.size() || !std::equal(f.frame.begin(), f.frame.end(), got.begin() + kHeaderSize))
-    return state.SkipWithError("the guest did not get the peer's frame");
-
-  const uint64_t irq_before = guest.interrupts();
-  const ThreadTimes start = ThreadTimes::now();
-  for (auto _ : state) {
-    if (!send_frames(pair.peer_fd(), joined, batch, error)) return state.SkipWithError(error.c_str());
-    if (!guest.receive(buffers_per_frame * static_cast<size_t>(batch)))
-      return state.SkipWithError("frames did not reach the guest");
+  bool step(std::string& error) override {
+    if (!send_frames(pair_.peer_fd(), joined_, batch_, error)) return false;
+    if (guest_.receive(buffers_per_frame_ * static_cast<size_t>(batch_))) return true;
+    error = "frames did not reach the guest";
+    return false;
   }
-  report(state, guest, batch, start, guest.interrupts() - irq_before);
-}
+  std::string finish() override { return check_counters(guest_); }
+  double interrupts_per_frame(double frames) const override {
+    return static_cast<double>(guest_.interrupts() - interrupts_at_start_) / frames;
+  }
+
+ private:
+  TapPair& pair_;
+  int batch_;
+  BenchFrame frame_;
+  std::vector<uint8_t> joined_;
+  size_t buffers_per_frame_;
+  FakeGuest guest_;
+  uint64_t interrupts_at_start_ = 0;
+};
 
 }  // namespace
 
-void register_net_device_benchmarks(TapPair& pair) {
-  register_sizes(benchmark::RegisterBenchmark("wren_tx", wren_tx, std::ref(pair)));
-  register_sizes(benchmark::RegisterBenchmark("wren_rx", wren_rx, std::ref(pair)));
+std::unique_ptr<FramePath> wren_tx_path(TapPair& pair, size_t frame_len, int batch) {
+  return std::make_unique<WrenTx>(pair, frame_len, batch);
+}
+std::unique_ptr<FramePath> wren_rx_path(TapPair& pair, size_t frame_len, int batch) {
+  return std::make_unique<WrenRx>(pair, frame_len, batch);
 }
 
 }  // namespace wren::bench

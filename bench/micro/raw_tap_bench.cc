@@ -4,17 +4,16 @@
 // of up to Wren's largest frame per received frame), from and into memory
 // laid out like the fake guest's buffers (`batch` transmit buffers; receive
 // frames placed one after another in a ring of 1024 pages, wrapping), and
-// the peer does exactly what it does in the Wren benchmarks.
+// the peer does exactly what it does in the Wren paths.
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <benchmark/benchmark.h>
 
 #include <string>
 #include <vector>
 
 #include "bench/micro/bench_frames.h"
 #include "bench/micro/benchmarks.h"
+#include "bench/micro/frame_path.h"
 #include "bench/micro/tap_pair.h"
 #include "virtio/net/net_device.h"
 
@@ -22,63 +21,77 @@ namespace wren::bench {
 
 namespace {
 
-void raw_tx(benchmark::State& state, TapPair& pair) {
-  const size_t frame_len = static_cast<size_t>(state.range(0));
-  const int batch = static_cast<int>(state.range(1));
-  pair.reset();
-  const auto joined = make_frame(frame_len, kGuestMac, kPeerMac).joined();
-  std::vector<std::vector<uint8_t>> buffers(static_cast<size_t>(batch), joined);
-  std::vector<uint8_t> peer_buffer(NetDevice::kMaxRxFrameBytes);
-  std::string error;
-  const ThreadTimes start = ThreadTimes::now();
-  for (auto _ : state) {
-    for (auto& b : buffers)
-      if (iovec iov[2] = {{b.data(), kHeaderSize}, {b.data() + kHeaderSize, frame_len}};
-          ::writev(pair.guest_fd(), iov, 2) != static_cast<ssize_t>(kHeaderSize + frame_len)) {
-        state.SkipWithError("writev to the guest TAP failed");
-        return;
-      }
-    if (!receive_frames(pair.peer_fd(), peer_buffer, kHeaderSize + frame_len, batch, error)) {
-      state.SkipWithError(error.c_str());
-      return;
-    }
+class RawTx : public FramePath {
+ public:
+  RawTx(TapPair& pair, size_t frame_len, int batch)
+      : pair_(pair),
+        frame_len_(frame_len),
+        buffers_(static_cast<size_t>(batch), make_frame(frame_len, kGuestMac, kPeerMac).joined()),
+        peer_buffer_(NetDevice::kMaxRxFrameBytes) {}
+  std::string start() override {
+    std::string error;
+    return step(error) ? "" : error;
   }
-  set_frame_counters(state, batch, start);
-}
+  bool step(std::string& error) override {
+    for (auto& b : buffers_)
+      if (iovec iov[2] = {{b.data(), kHeaderSize}, {b.data() + kHeaderSize, frame_len_}};
+          ::writev(pair_.guest_fd(), iov, 2) != static_cast<ssize_t>(kHeaderSize + frame_len_)) {
+        error = "writev to the guest TAP failed";
+        return false;
+      }
+    return receive_frames(pair_.peer_fd(), peer_buffer_, kHeaderSize + frame_len_, static_cast<int>(buffers_.size()),
+                          error);
+  }
 
-void raw_rx(benchmark::State& state, TapPair& pair) {
-  const size_t frame_len = static_cast<size_t>(state.range(0));
-  const int batch = static_cast<int>(state.range(1));
-  pair.reset();
-  const auto joined = make_frame(frame_len, kPeerMac, kGuestMac).joined();
-  const size_t pages_per_frame = (joined.size() + kGuestRxBufferSize - 1) / kGuestRxBufferSize;
-  std::vector<uint8_t> ring(size_t{kGuestQueueSize} * kGuestRxBufferSize + NetDevice::kMaxRxFrameBytes);
-  size_t page = 0;
-  std::string error;
-  const ThreadTimes start = ThreadTimes::now();
-  for (auto _ : state) {
-    if (!send_frames(pair.peer_fd(), joined, batch, error)) {
-      state.SkipWithError(error.c_str());
-      return;
-    }
-    for (int i = 0; i < batch; ++i) {
-      if (page + pages_per_frame > kGuestQueueSize) page = 0;
-      if (::read(pair.guest_fd(), ring.data() + page * kGuestRxBufferSize, NetDevice::kMaxRxFrameBytes) !=
-          static_cast<ssize_t>(joined.size())) {
-        state.SkipWithError("read from the guest TAP failed or was short");
-        return;
-      }
-      page += pages_per_frame;
-    }
+ private:
+  TapPair& pair_;
+  size_t frame_len_;
+  std::vector<std::vector<uint8_t>> buffers_;
+  std::vector<uint8_t> peer_buffer_;
+};
+
+class RawRx : public FramePath {
+ public:
+  RawRx(TapPair& pair, size_t frame_len, int batch)
+      : pair_(pair),
+        batch_(batch),
+        joined_(make_frame(frame_len, kPeerMac, kGuestMac).joined()),
+        pages_per_frame_((joined_.size() + kGuestRxBufferSize - 1) / kGuestRxBufferSize),
+        ring_(size_t{kGuestQueueSize} * kGuestRxBufferSize + NetDevice::kMaxRxFrameBytes) {}
+  std::string start() override {
+    std::string error;
+    return step(error) ? "" : error;
   }
-  set_frame_counters(state, batch, start);
-}
+  bool step(std::string& error) override {
+    if (!send_frames(pair_.peer_fd(), joined_, batch_, error)) return false;
+    for (int i = 0; i < batch_; ++i) {
+      if (page_ + pages_per_frame_ > kGuestQueueSize) page_ = 0;
+      if (::read(pair_.guest_fd(), ring_.data() + page_ * kGuestRxBufferSize, NetDevice::kMaxRxFrameBytes) !=
+          static_cast<ssize_t>(joined_.size())) {
+        error = "read from the guest TAP failed or was short";
+        return false;
+      }
+      page_ += pages_per_frame_;
+    }
+    return true;
+  }
+
+ private:
+  TapPair& pair_;
+  int batch_;
+  std::vector<uint8_t> joined_;
+  size_t pages_per_frame_;
+  std::vector<uint8_t> ring_;
+  size_t page_ = 0;
+};
 
 }  // namespace
 
-void register_raw_benchmarks(TapPair& pair) {
-  register_sizes(benchmark::RegisterBenchmark("raw_tx", raw_tx, std::ref(pair)));
-  register_sizes(benchmark::RegisterBenchmark("raw_rx", raw_rx, std::ref(pair)));
+std::unique_ptr<FramePath> raw_tx_path(TapPair& pair, size_t frame_len, int batch) {
+  return std::make_unique<RawTx>(pair, frame_len, batch);
+}
+std::unique_ptr<FramePath> raw_rx_path(TapPair& pair, size_t frame_len, int batch) {
+  return std::make_unique<RawRx>(pair, frame_len, batch);
 }
 
 }  // namespace wren::bench
