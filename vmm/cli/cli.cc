@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <regex>
+#include <string_view>
 
+#include "vmm/api/wren_version.h"
 #include "vmm/boot/multiboot.h"
 #include "vmm/cli/disk_option.h"
 #include "vmm/cli/key_value_list.h"
@@ -62,6 +65,17 @@ CLI::Validator initrd_validator() {
         return {};
       },
       "FILE or MODULE LIST");
+}
+
+// `wren` alone: one line per subcommand.
+std::string subcommand_list(CLI::App& app) {
+  std::string out = "wren " + wren_version_string() + ": a small KVM virtual machine monitor\n\nSubcommands:\n";
+  for (const auto* sub : app.get_subcommands({})) {
+    std::string name = sub->get_name();
+    name.resize(std::max<size_t>(name.size(), 10), ' ');
+    out += "  " + name + sub->get_description() + "\n";
+  }
+  return out + "\n'wren SUBCOMMAND --help' describes one; 'wren --version' prints the version.";
 }
 
 }  // namespace
@@ -186,6 +200,8 @@ Command parse_command_line(int argc, const char* const* argv) {
   migrate_cmd->add_option("URI", migrate.uri, "Destination: tcp:HOST:PORT (a wren started with --incoming)")
       ->required();
 
+  if (argc == 2 && std::string_view(argv[1]) == "--version") return CliExit{0, "wren " + wren_version_string()};
+  if (argc <= 1) return CliExit{0, subcommand_list(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

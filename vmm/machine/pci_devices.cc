@@ -158,7 +158,7 @@ void PciDevices::register_api(ApiServer& api) {
     for (const auto& nic : nics_) {
       if (!wanted.empty() && wanted != nic.id) continue;
       auto j = rx_filter_json(nic.net->query_rx_filter());
-      j["transport"] = transport_json(nic.transport->status());
+      j["wren"]["transport"] = transport_json(nic.transport->status());
       out.push_back(std::move(j));
     }
     if (!wanted.empty() && out.empty()) throw ApiError("DeviceNotFound", "no NIC named '" + wanted + "'");
@@ -179,7 +179,8 @@ void PciDevices::register_api(ApiServer& api) {
   });
   for (auto& nic : nics_) {
     nic.net->set_rx_filter_listener([&api, net = std::weak_ptr<NetDevice>(nic.net)](const std::string& name) {
-      nlohmann::json data = {{"name", name}};
+      // QEMU's data (name, QOM path), then Wren's filter view as an extra member.
+      nlohmann::json data = {{"name", name}, {"path", "/machine/peripheral/" + name + "/virtio-backend"}};
       if (auto n = net.lock()) data["rx_filter"] = rx_filter_json(n->query_rx_filter());
       api.emit("NIC_RX_FILTER_CHANGED", std::move(data));
     });
