@@ -50,6 +50,13 @@ std::optional<std::string> check_virtio_pci(const VirtioPciDevice::State& s) {
 
 std::optional<std::string> check_vm(const VmState& s) { return check_vm_state(s); }
 
+std::optional<std::string> check_blk_device(const BlkDevice::State& s) {
+  if (s.queues == 0 || s.queues > kBlkMaxQueues) return "queue count out of range";
+  if (s.in_flight.size() != s.queues) return "in-flight lists do not match the queue count";
+  if (s.capacity_bytes % 512) return "capacity not a whole number of sectors";
+  return std::nullopt;
+}
+
 const PayloadRegistry& default_registry() {
   static const PayloadRegistry registry = [] {
     PayloadRegistry r;
@@ -64,6 +71,7 @@ const PayloadRegistry& default_registry() {
     r.add(kVirtioPci);
     r.add(kRxFilter);
     r.add(kNetDevice);
+    r.add(kBlkDevice);
     return r;
   }();
   return registry;

@@ -4,6 +4,7 @@
 // To add a State struct: a serialize() in an archive_*.h (with
 // WREN_ARCHIVE_VERSION), a PayloadKind constant here, one add() line in
 // kinds.cc, and a golden value in tests/golden/golden_values.h.
+#include "migrate/archive_blk.h"
 #include "migrate/archive_kvm.h"
 #include "migrate/archive_memory.h"
 #include "migrate/archive_net.h"
@@ -22,6 +23,7 @@ std::optional<std::string> check_acpi_pm(const AcpiPm::State& s);
 std::optional<std::string> check_hpet(const Hpet::State& s);
 std::optional<std::string> check_virtio_pci(const VirtioPciDevice::State& s);
 std::optional<std::string> check_vm(const VmState& s);
+std::optional<std::string> check_blk_device(const BlkDevice::State& s);
 
 // Instance names: "ram"; "cpu0".."cpuN"; "vm"; device names ("com1", "net0").
 inline constexpr PayloadKind<GuestMemoryLayout> kMemoryLayout{"memory/layout", 1, &check_layout};
@@ -42,6 +44,8 @@ inline constexpr PayloadKind<RxFilter> kRxFilter{"virtio-net/rx-filter", 1, null
 // (held lists per queue and per list, RSS sizes); every rule on its values
 // is NetDevice::validate's.
 inline constexpr PayloadKind<NetDevice::State> kNetDevice{"virtio-net/device", 1, nullptr};
+// Its image identity and in-flight heads are checked against the device by BlkDevice::validate.
+inline constexpr PayloadKind<BlkDevice::State> kBlkDevice{"virtio-blk/device", 1, &check_blk_device};
 
 // All of the above.
 const PayloadRegistry& default_registry();

@@ -30,6 +30,11 @@
  *                    send COUNT ICMP echo requests to IP from the kernel,
  *                    INTERVAL_MS apart; print the RTTs (guest clock)
  *   poweroff         kernel_power_off()
+ *   powerbutton      act on the ACPI power button as userspace would: a
+ *                    press (the host's QMP system_powerdown) prints "power
+ *                    button pressed" and powers off. Through KEY_POWER from
+ *                    Linux's ACPI button driver, or, without that driver, an
+ *                    ACPI fixed-event handler of the module's own
  *   reboot           emergency_restart()
  *
  * Probe frames: ethertype 0x88B5, payload "WRENPROBE:<tag>", tag up to 32
@@ -40,6 +45,7 @@
  */
 #define pr_fmt(fmt) "WREN-TEST: " fmt
 
+#include <linux/acpi.h>
 #include <linux/atomic.h>
 #include <linux/ctype.h>
 #include <linux/delay.h>
@@ -51,6 +57,7 @@
 #include <linux/in.h>
 #include <linux/inet.h>
 #include <linux/init.h>
+#include <linux/input.h>
 #include <linux/ip.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
@@ -72,6 +79,7 @@
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <net/checksum.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
@@ -523,6 +531,114 @@ static int wren_counted(struct net_device *nd, int on, int *count,
 	return rc;
 }
 
+/*
+ * The power button (host: QMP system_powerdown). Linux's ACPI button driver
+ * turns a press into KEY_POWER on its input device, which userspace (logind)
+ * would act on; there is no userspace here, so an input handler of ours
+ * does it. Without the button driver, our own ACPI fixed-event handler.
+ */
+static void wren_poweroff_work_fn(struct work_struct *work)
+{
+	pr_info("powering off\n");
+	kernel_power_off();
+}
+static DECLARE_WORK(wren_poweroff_work, wren_poweroff_work_fn);
+
+static void wren_power_pressed(const char *via)
+{
+	pr_info("power button pressed (%s)\n", via);
+	schedule_work(&wren_poweroff_work);	/* it sleeps: not from here */
+}
+
+static void wren_input_event(struct input_handle *handle, unsigned int type,
+			     unsigned int code, int value)
+{
+	if (type == EV_KEY && code == KEY_POWER && value)
+		wren_power_pressed("KEY_POWER");
+}
+
+static int wren_input_connect(struct input_handler *handler,
+			      struct input_dev *idev,
+			      const struct input_device_id *id)
+{
+	struct input_handle *handle;
+	int err;
+
+	handle = kzalloc(sizeof(*handle), GFP_KERNEL);
+	if (!handle)
+		return -ENOMEM;
+	handle->dev = idev;
+	handle->handler = handler;
+	handle->name = "wren_test";
+	err = input_register_handle(handle);
+	if (err)
+		goto free;
+	err = input_open_device(handle);
+	if (err)
+		goto unregister;
+	pr_info("power button input: %s\n", idev->name);
+	return 0;
+unregister:
+	input_unregister_handle(handle);
+free:
+	kfree(handle);
+	return err;
+}
+
+static void wren_input_disconnect(struct input_handle *handle)
+{
+	input_close_device(handle);
+	input_unregister_handle(handle);
+	kfree(handle);
+}
+
+static const struct input_device_id wren_input_ids[] = {
+	{
+		.flags = INPUT_DEVICE_ID_MATCH_EVBIT |
+			 INPUT_DEVICE_ID_MATCH_KEYBIT,
+		.evbit = { BIT_MASK(EV_KEY) },
+		.keybit = { [BIT_WORD(KEY_POWER)] = BIT_MASK(KEY_POWER) },
+	},
+	{ },
+};
+
+static struct input_handler wren_input_handler = {
+	.event = wren_input_event,
+	.connect = wren_input_connect,
+	.disconnect = wren_input_disconnect,
+	.name = "wren_test",
+	.id_table = wren_input_ids,
+};
+
+#ifdef CONFIG_ACPI
+/* ACPICA has cleared PWRBTN_STS before calling this (interrupt context). */
+static u32 wren_acpi_power_button(void *context)
+{
+	wren_power_pressed("ACPI fixed event");
+	return ACPI_INTERRUPT_HANDLED;
+}
+#endif
+
+static int wren_arm_power_button(void)
+{
+	bool fixed = false, input;
+
+#ifdef CONFIG_ACPI
+	/* AE_ALREADY_EXISTS when the button driver has it: then via input. */
+	fixed = !acpi_disabled &&
+		ACPI_SUCCESS(acpi_install_fixed_event_handler(
+			ACPI_EVENT_POWER_BUTTON, wren_acpi_power_button, NULL));
+#endif
+	input = input_register_handler(&wren_input_handler) == 0;
+	if (!fixed && !input) {
+		pr_info("power button not armed\n");
+		return -EIO;
+	}
+	pr_info("power button armed (%s%s%s)\n", fixed ? "ACPI fixed event" : "",
+		fixed && input ? ", " : "", input ? "input KEY_POWER" : "");
+	return 0;
+}
+
 static int wren_run_step(struct net_device *nd, char *step, s64 next_before)
 {
 	char *key = step, *val;
@@ -557,6 +673,8 @@ static int wren_run_step(struct net_device *nd, char *step, s64 next_before)
 			kernel_power_off();
 			return -EIO;	/* not reached unless power-off failed */
 		}
+		if (!strcmp(key, "powerbutton"))
+			return wren_arm_power_button();
 		if (!strcmp(key, "reboot")) {
 			pr_info("rebooting\n");
 			emergency_restart();

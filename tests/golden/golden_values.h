@@ -259,6 +259,19 @@ inline NetDevice::State net_device() {
   return s;
 }
 
+inline BlkDevice::State blk_device() {
+  BlkDevice::State s;
+  s.active = true;
+  s.features = (1ull << 32) | (1ull << 29) | (1ull << 9) | (1ull << 11) | (1ull << 13) | (1ull << 14) | (1ull << 12);
+  s.writeback = false;
+  s.capacity_bytes = 64ull << 20;
+  s.image_inode = 0x1234567;
+  s.read_only = false;
+  s.queues = 2;
+  s.in_flight = {{0, 7, 3}, {}};
+  return s;
+}
+
 struct Case {
   std::string file;  // in tests/golden/
   migrate::Payload payload;
@@ -293,6 +306,7 @@ inline std::vector<Case> cases() {
       make_case(k::kNetDevice, "net0", net_device(), 1),
       make_case(k::kRxFilter, "net0", rx_filter(), 1),
       make_case(k::kRxFilter, "net0", rx_filter(), 2),
+      make_case(k::kBlkDevice, "disk0", blk_device(), 1),
   };
 }
 

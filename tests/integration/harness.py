@@ -256,64 +256,108 @@ class Wren:
         return self.proc.wait(timeout=timeout)
 
     def request(self, command, **args):
-        """Sends one JSON-lines request to the control socket and returns the reply."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        s.connect(str(self.api))
-        s.sendall((json.dumps({"execute": command, "arguments": args}) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
+        """Runs one QMP command on a fresh control-socket connection; returns the reply."""
+        with QmpConnection(self.api) as q:
+            return q.request(command, **args)
+
+
+class QmpConnection:
+    """A QMP client for Wren's control socket (the shared helper of every test
+    and bench script): reads the greeting, negotiates capabilities, then
+    sends requests and keeps the events that arrive in between."""
+
+    def __init__(self, path, timeout=30, connect_timeout=0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.time() + connect_timeout
+        while True:
+            try:
+                self.sock.connect(str(path))
                 break
-            buf += chunk
-        s.close()
-        for line in buf.decode().splitlines():
-            msg = json.loads(line)
-            if "event" not in msg:
-                return msg
-        raise AssertionError(f"no reply to {command}")
+            except OSError:
+                if time.time() >= deadline:
+                    self.sock.close()
+                    raise
+                time.sleep(0.2)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.events = []
+        self.greeting = self.read()
+        if self.greeting is None:
+            raise ConnectionResetError(f"{path} closed before greeting")
+        assert "QMP" in self.greeting, f"not a QMP greeting: {self.greeting}"
+        reply = self.request("qmp_capabilities")
+        assert reply == {"return": {}}, f"qmp_capabilities refused: {reply}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def read(self):
+        """The next message (reply, event or greeting); None when the peer closed."""
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def request(self, command, **args):
+        msg = {"execute": command}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall((json.dumps(msg) + "\n").encode())
+        while True:
+            reply = self.read()
+            if reply is None:
+                raise ConnectionResetError(f"the control socket closed before replying to {command}")
+            if "event" in reply:
+                self.events.append(reply)
+            else:
+                return reply
+
+
+def event_time(event):
+    """A QMP event's timestamp in seconds since the epoch, as a float."""
+    ts = event["timestamp"]
+    return ts["seconds"] + ts["microseconds"] / 1e6
 
 
 class EventWatcher:
-    """Keeps one control-socket connection open and collects its events."""
+    """Keeps one negotiated control-socket connection open and collects its events."""
 
     def __init__(self, api_path):
         import threading
         self.events = []
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        deadline = time.time() + 30
-        while True:
-            try:
-                self.sock.connect(str(api_path))
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
+        self.qmp = QmpConnection(api_path, timeout=None, connect_timeout=30)
+        self.sock = self.qmp.sock
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self):
-        buf = b""
         while True:
             try:
-                chunk = self.sock.recv(65536)
-            except OSError:
+                msg = self.qmp.read()
+            except (OSError, ValueError):
                 return
-            if not chunk:
+            if msg is None:
                 return
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                msg = json.loads(line)
-                if "event" in msg:
-                    self.events.append(msg)
+            if "event" in msg:
+                self.events.append(msg)
 
     def named(self, name):
         return [e for e in self.events if e["event"] == name]
 
     def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 

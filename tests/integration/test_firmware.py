@@ -126,8 +126,9 @@ with tempfile.TemporaryDirectory(prefix="wren-fw-") as tmp, Netns(host_ip=f"{HOS
             sizes = [int(m.group(1)) for m in re.finditer(r"payload(?:\.bin)? : (\d+) bytes", console)]
             check("imgstat reports the payload's exact size", sizes == [len(payload)], f"sizes {sizes}")
             check("the fetched script printed this run's token", f"WREN-TOKEN {token}" in console)
-            transport = (nic_state or {}).get("transport", {})
-            counters = (nic_state or {}).get("counters", {})
+            wren_facts = (nic_state or {}).get("wren", {})  # Wren's extra member of RxFilterInfo
+            transport = wren_facts.get("transport", {})
+            counters = wren_facts.get("counters", {})
             log(f"last NIC sample: transport {transport}, counters {counters}")
             check("NIC in the requested transport mode", transport.get("mode") == transport_mode, str(transport))
             check("frames flowed both ways through Wren's NIC",

@@ -1,4 +1,4 @@
-"""Issues 4 and 5: pause/resume/quit on the control socket, and a running
+"""Issues 4 and 5: stop/cont/quit on the control socket, and a running
 guest's trip through a snapshot file. One boot: the real virtio_net driver
 installs its filters and the test module switches promiscuity and adds
 addresses; the test pauses and resumes the guest, snapshots it, kills the VMM
@@ -27,9 +27,10 @@ STEPS = [
 KERNEL_COMPLAINTS = ["soft lockup", "clocksource", "hard LOCKUP", "rcu_sched self-detected",
                      "rcu: INFO", "watchdog: BUG", "Call Trace"]
 # Fields of query-rx-filter that are guest state (counters and host bookkeeping are not).
-GUEST_STATE_FIELDS = ["promiscuous", "allmulti", "alluni", "nomulti", "nouni", "nobcast", "main_mac",
-                      "unicast_table", "multicast_table", "unicast_overflow", "multicast_overflow", "vlans",
-                      "host_level"]
+# QEMU's RxFilterInfo members, then Wren's raw flags and host level.
+GUEST_STATE_FIELDS = ["promiscuous", "multicast", "unicast", "vlan", "broadcast-allowed", "main-mac",
+                      "unicast-table", "multicast-table", "unicast-overflow", "multicast-overflow", "vlan-table"]
+WREN_STATE_FIELDS = ["allmulti", "alluni", "nomulti", "nouni", "nobcast", "host_level"]
 
 kernel, initrd = harness.guest_images()
 check = Check()
@@ -43,7 +44,7 @@ def status(vm):
 
 
 def guest_state(st):
-    return {k: st.get(k) for k in GUEST_STATE_FIELDS}
+    return {**{k: st.get(k) for k in GUEST_STATE_FIELDS}, **{k: st["wren"].get(k) for k in WREN_STATE_FIELDS}}
 
 
 def wait_api(vm, timeout=60):
@@ -69,14 +70,14 @@ with Netns() as ns:
         wait_step(vm, 4)
         before = filter_state(vm)
         check("promiscuous before the snapshot", before["promiscuous"] is True, before)
-        check("extra unicast installed", EXTRA_UC in [m.lower() for m in before["unicast_table"]], before)
-        check("extra multicast installed", EXTRA_MC in [m.lower() for m in before["multicast_table"]], before)
+        check("extra unicast installed", EXTRA_UC in [m.lower() for m in before["unicast-table"]], before)
+        check("extra multicast installed", EXTRA_MC in [m.lower() for m in before["multicast-table"]], before)
 
-        # Pause: the guest stops answering; resume: it answers again.
-        check("pause accepted", "return" in vm.request("pause"))
+        # stop: the guest stops answering; cont: it answers again.
+        check("stop accepted", "return" in vm.request("stop"))
         check("query-status says paused", status(vm) == "paused")
         check("a paused guest does not answer ping", not ns.ping(GUEST_IP, count=2, timeout=2)[0])
-        check("resume accepted", "return" in vm.request("resume"))
+        check("cont accepted", "return" in vm.request("cont"))
         check("query-status says running", status(vm) == "running")
         ok, tries, out = ns.ping_until(GUEST_IP)
         check("the resumed guest answers ping", ok, out)
@@ -104,7 +105,8 @@ with Netns() as ns:
         after = filter_state(vm)
         check("query-rx-filter identical after restore", guest_state(after) == guest_state(before),
               f"\nbefore {guest_state(before)}\nafter  {guest_state(after)}")
-        check("restored transport is at DRIVER_OK", after["transport"]["device_status"] & 4 == 4, after["transport"])
+        check("restored transport is at DRIVER_OK", after["wren"]["transport"]["device_status"] & 4 == 4,
+              after["wren"]["transport"])
         ok, tries, out = ns.ping_until(GUEST_IP)
         check("restored guest answers ping", ok, out)
         check("restored guest announced itself (gratuitous ARP)", garp.wait(timeout=300) == 0)

@@ -33,6 +33,7 @@ nlohmann::json counters_json(const NetCounters& c) {
           {"tx_packets", c.tx_packets},
           {"tx_bytes", c.tx_bytes},
           {"tx_dropped_header", c.tx_dropped_header},
+          {"tx_dropped_too_big", c.tx_dropped_too_big},
           {"tx_errors", c.tx_errors},
           {"ctrl_ok", c.ctrl_ok},
           {"ctrl_err", c.ctrl_err},
@@ -42,22 +43,40 @@ nlohmann::json counters_json(const NetCounters& c) {
 
 nlohmann::json rx_filter_json(const RxFilterReport& r) {
   const auto& f = r.filter;
+  // QEMU's RxFilterInfo (qapi/net.json), mapped from the flags as QEMU's
+  // virtio-net does: "no" wins over "all" for a class; with VLAN filtering,
+  // an empty table lets no tagged frame in. Unlike QEMU 7.2, which reports
+  // the NOBCAST flag itself, broadcast-allowed means what its name says.
+  auto state = [](bool none, bool all) { return none ? "none" : all ? "all" : "normal"; };
+  const auto vlans = f.vlan_ids();
   return {{"name", r.name},
-          {"active", r.active},
-          {"ctrl_rx", r.ctrl_rx},
-          {"main_mac", f.mac.to_string()},
           {"promiscuous", f.promisc},
+          {"multicast", state(f.nomulti, f.allmulti)},
+          {"unicast", state(f.nouni, f.alluni)},
+          {"vlan", !f.vlan_filtering ? "all"
+                   : vlans.empty()   ? "none"
+                                     : "normal"},
+          {"broadcast-allowed", !f.nobcast},
+          {"multicast-overflow", f.multi_overflow},
+          {"unicast-overflow", f.uni_overflow},
+          {"main-mac", f.mac.to_string()},
+          {"vlan-table", vlans},
+          {"unicast-table", macs(f.unicast)},
+          {"multicast-table", macs(f.multicast)},
+          // Wren's own facts, under one member QEMU clients ignore.
+          {"wren", wren_facts_json(r)}};
+}
+
+nlohmann::json wren_facts_json(const RxFilterReport& r) {
+  const auto& f = r.filter;
+  return {{"active", r.active},
+          {"ctrl_rx", r.ctrl_rx},
           {"allmulti", f.allmulti},
           {"alluni", f.alluni},
           {"nomulti", f.nomulti},
           {"nouni", f.nouni},
           {"nobcast", f.nobcast},
-          {"unicast_table", macs(f.unicast)},
-          {"multicast_table", macs(f.multicast)},
-          {"unicast_overflow", f.uni_overflow},
-          {"multicast_overflow", f.multi_overflow},
           {"vlan_filtering", f.vlan_filtering},
-          {"vlans", f.vlan_ids()},
           {"host_level", std::string(to_string(r.wanted.level))},
           {"host_filter", host_filter_json(r.wanted)},
           {"host_filter_installed", r.installed ? host_filter_json(*r.installed) : nlohmann::json(nullptr)},

@@ -1,5 +1,5 @@
 #pragma once
-// JSON views of a NIC for the control socket (query-rx-filter and events).
+// JSON views of a NIC for the control socket (query-rx-filter, query-counters, events).
 #include <nlohmann/json.hpp>
 
 #include "virtio/net/net_device.h"
@@ -7,8 +7,11 @@
 
 namespace wren {
 
+// QEMU's RxFilterInfo for query-rx-filter, plus the member "wren" (below).
 nlohmann::json rx_filter_json(const RxFilterReport& report);
 nlohmann::json counters_json(const NetCounters& counters);
+// The rest: raw flags, host-side filter, queue pairs, offloads, counters.
+nlohmann::json wren_facts_json(const RxFilterReport& report);
 
 // Transport facts a test or operator wants to see: mode, device status,
 // driver features, whether MSI-X is enabled.

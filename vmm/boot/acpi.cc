@@ -25,11 +25,11 @@ constexpr uint16_t kC3LatencyNone = 1001;  // > 1000: C3 not supported
 constexpr uint16_t kBootArch8042 = 1u << 1;
 constexpr uint16_t kBootArchNoVga = 1u << 2;
 // Fixed feature flags. Not hardware-reduced: the PM1a blocks and PM timer
-// are real ports. No fixed power/sleep buttons, no RTC wake, 24-bit timer,
-// no reset register (Linux resets through the i8042).
+// are real ports. A fixed power button (PWR_BUTTON clear: QMP system_powerdown
+// presses it), no sleep button, no RTC wake, 24-bit timer, no reset register
+// (Linux resets through the i8042).
 constexpr uint32_t kFadtWbinvd = 1u << 0;
 constexpr uint32_t kFadtProcC1 = 1u << 2;
-constexpr uint32_t kFadtPwrButton = 1u << 4;
 constexpr uint32_t kFadtSlpButton = 1u << 5;
 constexpr uint32_t kFadtFixRtc = 1u << 6;
 
@@ -123,7 +123,7 @@ std::vector<uint8_t> build_fadt(uint64_t facs_gpa, uint64_t dsdt_gpa) {
   t.u8(0).u8(0).u8(0);  // DAY_ALRM, MON_ALRM, CENTURY
   t.u16(kBootArch8042 | kBootArchNoVga);
   t.u8(0);  // reserved
-  t.u32(kFadtWbinvd | kFadtProcC1 | kFadtPwrButton | kFadtSlpButton | kFadtFixRtc);
+  t.u32(kFadtWbinvd | kFadtProcC1 | kFadtSlpButton | kFadtFixRtc);
   t.zeros(12);  // RESET_REG: none
   t.u8(0);      // RESET_VALUE
   t.u16(0);     // ARM_BOOT_ARCH

@@ -3,10 +3,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <regex>
+#include <string_view>
 
+#include "vmm/api/wren_version.h"
 #include "vmm/boot/multiboot.h"
+#include "vmm/cli/disk_option.h"
 #include "vmm/cli/key_value_list.h"
 #include "vmm/cli/size_parse.h"
 #include "vmm/machine/exit_status.h"
@@ -61,6 +65,17 @@ CLI::Validator initrd_validator() {
         return {};
       },
       "FILE or MODULE LIST");
+}
+
+// `wren` alone: one line per subcommand.
+std::string subcommand_list(CLI::App& app) {
+  std::string out = "wren " + wren_version_string() + ": a small KVM virtual machine monitor\n\nSubcommands:\n";
+  for (const auto* sub : app.get_subcommands({})) {
+    std::string name = sub->get_name();
+    name.resize(std::max<size_t>(name.size(), 10), ' ');
+    out += "  " + name + sub->get_description() + "\n";
+  }
+  return out + "\n'wren SUBCOMMAND --help' describes one; 'wren --version' prints the version.";
 }
 
 }  // namespace
@@ -135,7 +150,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   app.require_subcommand(1);
   RunConfig cfg;
   std::string memory = "512M", serial = "stdio", test_exit;
-  std::vector<std::string> nets;
+  std::vector<std::string> nets, disks;
 
   auto* run = app.add_subcommand("run", "Boot a guest");
   run->add_option("--kernel", cfg.kernel, "Linux bzImage or multiboot kernel to boot (required unless --restore)")
@@ -155,6 +170,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   run->add_option("--serial", serial, "Serial console: stdio, none, file:PATH, unix:PATH")->capture_default_str();
   run->add_option("--net", nets,
                   "NIC: tap=NAME[,mac=MAC][,queues=N][,transport=modern|transitional][,mac-change=on|off]");
+  run->add_option("--disk", disks, kDiskOptionHelp);
   std::string api;
   run->add_option("--api", api, "Control socket: unix:PATH");
   run->add_option("--test-exit", test_exit, "isa-debug-exit device: iobase=0xf4[,iosize=1]");
@@ -184,6 +200,8 @@ Command parse_command_line(int argc, const char* const* argv) {
   migrate_cmd->add_option("URI", migrate.uri, "Destination: tcp:HOST:PORT (a wren started with --incoming)")
       ->required();
 
+  if (argc == 2 && std::string_view(argv[1]) == "--version") return CliExit{0, "wren " + wren_version_string()};
+  if (argc <= 1) return CliExit{0, subcommand_list(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -226,6 +244,11 @@ Command parse_command_line(int argc, const char* const* argv) {
     auto parsed = parse_net_option(n);
     if (auto* err = std::get_if<std::string>(&parsed)) return fail(*err);
     cfg.nets.push_back(std::get<NetConfig>(parsed));
+  }
+  for (const auto& d : disks) {
+    auto parsed = parse_disk_option(d);
+    if (auto* err = std::get_if<std::string>(&parsed)) return fail(*err);
+    cfg.disks.push_back(std::get<DiskConfig>(parsed));
   }
   if (!api.empty()) {
     if (api.rfind("unix:", 0) != 0 || api.size() <= 5) return fail("--api must be unix:PATH");

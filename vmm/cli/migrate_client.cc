@@ -21,7 +21,16 @@ using boost::asio::local::stream_protocol;
 
 class ApiConnection {
  public:
-  explicit ApiConnection(const std::string& path) : socket_(io_) { socket_.connect(stream_protocol::endpoint(path)); }
+  // Connects, reads QMP's greeting and leaves capabilities negotiation.
+  explicit ApiConnection(const std::string& path) : socket_(io_) {
+    socket_.connect(stream_protocol::endpoint(path));
+    boost::asio::read_until(socket_, buffer_, '\n');
+    auto greeting = nlohmann::json::parse(next_line(), nullptr, false);
+    if (!greeting.is_object() || !greeting.contains("QMP"))
+      throw std::runtime_error("the control socket did not greet as QMP does");
+    auto negotiated = request("qmp_capabilities");
+    if (!negotiated.contains("return")) throw std::runtime_error("qmp_capabilities refused: " + negotiated.dump());
+  }
 
   // Sends one request and returns its reply, printing any event seen on the way.
   nlohmann::json request(const std::string& command, nlohmann::json arguments = nlohmann::json::object()) {
@@ -48,8 +57,8 @@ class ApiConnection {
     }
   }
 
-  // The newest MIGRATION event: a source that handed its guest over sends
-  // the final one ("completed") just before it exits.
+  // The newest MIGRATION event's data: a source that handed its guest over
+  // sends the final one ("completed") just before it exits.
   nlohmann::json last_event;
 
  private:
@@ -74,6 +83,12 @@ class ApiConnection {
 template <typename T>
 T number(const nlohmann::json& s, const char* key) {
   return s.contains(key) && s[key].is_number() ? s[key].get<T>() : T{};
+}
+
+// Wren's own progress fields ride along under "wren" in query-migrate and
+// in the MIGRATION event (QEMU's MigrationInfo has no phase or round).
+nlohmann::json wren_fields(const nlohmann::json& s) {
+  return s.contains("wren") && s["wren"].is_object() ? s["wren"] : nlohmann::json::object();
 }
 
 std::string progress_line(const nlohmann::json& s) {
@@ -103,18 +118,20 @@ int run_migrate_command(const MigrateCommand& cmd) {
     for (;;) {
       auto reply = api->request("query-migrate");
       if (!reply.contains("return")) throw std::runtime_error(reply.dump());
-      const auto& s = reply["return"];
-      const std::string status = s.value("status", std::string("none"));
+      const auto& info = reply["return"];  // QEMU's MigrationInfo
+      const auto s = wren_fields(info);
+      const std::string status = info.value("status", std::string("none"));
       last_phase = s.value("phase", std::string("none"));
       if (status == "completed") {
+        const auto ram = info.value("ram", nlohmann::json::object());
         std::printf("migration completed: %.1f MB in %llu ms, downtime %llu ms, %u rounds\n",
-                    number<double>(s, "bytes") / 1e6, number<unsigned long long>(s, "total_ms"),
-                    number<unsigned long long>(s, "downtime_ms"), number<unsigned>(s, "round"));
+                    number<double>(ram, "transferred") / 1e6, number<unsigned long long>(info, "total-time"),
+                    number<unsigned long long>(info, "downtime"), number<unsigned>(ram, "dirty-sync-count"));
         return 0;
       }
       if (status == "failed" || status == "cancelled") {
         std::fprintf(stderr, "wren migrate: %s: %s\n", status.c_str(),
-                     s.value("error", std::string("no reason given")).c_str());
+                     info.value("error-desc", std::string("no reason given")).c_str());
         return 1;
       }
       if (const auto line = progress_line(s); line != shown) {
@@ -129,7 +146,7 @@ int run_migrate_command(const MigrateCommand& cmd) {
     if (api) api->drain();
     if (api && api->last_event.value("status", std::string()) == "completed") {
       std::printf("migration completed: downtime %llu ms (the source handed over and exited)\n",
-                  number<unsigned long long>(api->last_event, "downtime_ms"));
+                  number<unsigned long long>(wren_fields(api->last_event), "downtime_ms"));
       return 0;
     }
     if (last_phase == "committing" || last_phase == "done") {

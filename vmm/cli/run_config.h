@@ -20,6 +20,16 @@ struct NetConfig {
   bool mac_change = false;    // offer VIRTIO_NET_F_CTRL_MAC_ADDR
 };
 
+// --disk: a virtio-blk device on a raw image (vmm/cli/disk_option.h).
+struct DiskConfig {
+  std::string path;
+  bool read_only = false;
+  std::string serial;         // GET_ID; default "wren-diskN"
+  bool transitional = false;  // false: modern-only virtio-pci
+  uint16_t queues = 1;
+  bool direct = false;  // cache=none: O_DIRECT
+};
+
 struct TestExitConfig {
   uint16_t iobase = 0xf4;
   uint8_t iosize = 1;
@@ -37,6 +47,7 @@ struct RunConfig {
   std::string cpu_model = "host";
   SerialConfig serial;
   std::vector<NetConfig> nets;
+  std::vector<DiskConfig> disks;
   std::optional<std::string> api_socket;  // unix socket path
   std::optional<TestExitConfig> test_exit;
   bool pc_testdev = false;  // QEMU pc-testdev data register at ports 0xe0-0xe7

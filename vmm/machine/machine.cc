@@ -4,11 +4,16 @@
 
 #include <boost/asio/post.hpp>
 #include <future>
+#include <set>
 #include <stdexcept>
+#include <string>
 
 #include "hypervisor/layout.h"
 #include "hypervisor/vcpu_state.h"
 #include "vmm/api/api_server.h"
+#include "vmm/api/migration_report.h"
+#include "vmm/api/qmp_protocol.h"
+#include "vmm/api/run_state_report.h"
 #include "vmm/boot/acpi.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/e820.h"
@@ -47,7 +52,8 @@ Machine::Machine(RunConfig config) : config_(std::move(config)), kvm_(config_.kv
   serial_ = std::make_unique<SerialBackend>(config_.serial, loop_.context());
   platform_ = std::make_unique<PlatformDevices>(vm_, pio_, mmio_, loop_.context(), *serial_, *memory_, outcome_,
                                                 config_.test_exit, config_.pc_testdev);
-  pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets);
+  pci_ = std::make_unique<PciDevices>(vm_, pio_, mmio_, *memory_, loop_, outcome_, config_.nets, config_.disks,
+                                      !config_.incoming.empty());
 
   if (!config_.restore.empty()) {
     create_vcpus();
@@ -182,28 +188,75 @@ void Machine::resume() {
 }
 
 void Machine::start_api() {
+  using nlohmann::json;
   api_ = std::make_unique<ApiServer>(loop_.context(), *config_.api_socket);
-  api_->add_command("query-status", [this](const nlohmann::json&) {
-    return nlohmann::json{
-        {"status", paused_ ? "paused" : "running"}, {"cpus", config_.cpus}, {"memory", config_.memory_bytes}};
-  });
-  api_->add_command("pause", [this](const nlohmann::json&) {
-    pause();
-    return nlohmann::json::object();
-  });
-  api_->add_command("resume", [this](const nlohmann::json&) {
-    resume();
-    return nlohmann::json::object();
-  });
-  api_->add_command("quit", [this](const nlohmann::json&) {
-    outcome_.report({VmOutcome::Kind::Quit, 0, "quit requested on the control socket"});
-    return nlohmann::json::object();
-  });
-  api_->add_command("snapshot", [this](const nlohmann::json& args) { return snapshot_command(args); });
+  const std::set<std::string> none;  // QEMU refuses any argument to these
+  // QEMU's commands, shapes from its QAPI schema (qapi/*.json).
+  api_->add_command(
+      "query-version", [](const json&) { return qmp_version_info(); }, none);
+  api_->add_command(
+      "query-status", [this](const json&) { return status_info_json(paused_, config_.cpus, config_.memory_bytes); },
+      none);
+  api_->add_command(
+      "stop",
+      [this](const json&) {
+        if (!paused_) {
+          pause();
+          api_->emit("STOP");
+        }
+        return json::object();
+      },
+      none);
+  api_->add_command(
+      "cont",
+      [this](const json&) {
+        if (paused_) {
+          resume();
+          api_->emit("RESUME");
+        }
+        return json::object();
+      },
+      none);
+  api_->add_command(
+      "system_powerdown",
+      [this](const json&) {
+        api_->emit("POWERDOWN");
+        platform_->press_power_button();
+        return json::object();
+      },
+      none);
+  // Wren has no reboot: like QEMU with -no-reboot, a reset ends the VMM.
+  api_->add_command(
+      "system_reset",
+      [this](const json&) {
+        api_->emit("SHUTDOWN", shutdown_event_json(ShutdownCause::kHostQmpSystemReset));
+        outcome_.report({VmOutcome::Kind::Quit, 0, "system_reset on the control socket (Wren does not reboot)"});
+        return json::object();
+      },
+      none);
+  api_->add_command(
+      "quit",
+      [this](const json&) {
+        api_->emit("SHUTDOWN", shutdown_event_json(ShutdownCause::kHostQmpQuit));
+        outcome_.report({VmOutcome::Kind::Quit, 0, "quit requested on the control socket"});
+        return json::object();
+      },
+      none);
+  // Wren extensions.
+  api_->add_command("snapshot", [this](const json& args) { return snapshot_command(args); });
   migration_ = std::make_unique<MigrationController>(migration_host());
   migration_->register_api(*api_);
+  api_->add_command("query-migrate",
+                    [this](const json&) { return migration_info_json(migration_->query(), config_.memory_bytes); });
+  api_->add_command(
+      "migrate_cancel",
+      [this](const json&) {
+        migration_->cancel();
+        return json::object();
+      },
+      none);
   if (firmware_)  // replaces the controller's "migrate"; query-migrate still answers
-    api_->add_command("migrate", [](const nlohmann::json&) -> nlohmann::json {
+    api_->add_command("migrate", [](const json&) -> json {
       throw ApiError("MigrationFailed",
                      "live migration of a --firmware guest is not supported (the firmware image "
                      "and fw_cfg state are not transferred)");
@@ -240,7 +293,8 @@ MigrationHost Machine::migration_host() {
           },
       .emit =
           [this](const std::string& event, const nlohmann::json& data) {
-            if (api_) api_->emit(event, data);
+            if (!api_) return;
+            api_->emit(event, event == "MIGRATION" ? migration_event_json(data) : data);
           },
   };
 }
@@ -263,6 +317,10 @@ int Machine::run() {
   const VmOutcome outcome = outcome_.wait();
   for (auto& r : runners_) r->stop();
   for (auto& r : runners_) r->join();
+  // QEMU's SHUTDOWN event for an end the guest chose (host ends sent theirs).
+  if (api_ && (outcome.kind == VmOutcome::Kind::PowerOff || outcome.kind == VmOutcome::Kind::Reset))
+    api_->emit("SHUTDOWN", shutdown_event_json(outcome.kind == VmOutcome::Kind::PowerOff ? ShutdownCause::kGuestShutdown
+                                                                                         : ShutdownCause::kGuestReset));
   flush_api_output();
   if (outcome.kind == VmOutcome::Kind::Error)
     std::fprintf(stderr, "%s", outcome.message.c_str());

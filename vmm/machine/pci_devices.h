@@ -1,7 +1,7 @@
 #pragma once
 // The machine's PCI side: host bridge, config-space access (0xCF8 and ECAM),
-// INTx lines, MSI-X through irqfd routes, and the virtio-net NICs asked for
-// on the command line.
+// INTx lines, MSI-X through irqfd routes, and the virtio-net NICs and
+// virtio-blk disks asked for on the command line.
 #include <array>
 #include <memory>
 #include <vector>
@@ -17,6 +17,7 @@
 namespace wren {
 
 class ApiServer;
+class BlkDevice;
 class KvmIrqLine;
 class NetDevice;
 class VirtioPciDevice;
@@ -34,12 +35,14 @@ class GsiRouteTable;
 class PciDevices {
  public:
   PciDevices(Vm& vm, IoBus& pio, IoBus& mmio, GuestMemory& memory, EventLoop& loop, OutcomeLatch& outcome,
-             const std::vector<NetConfig>& nets);
+             const std::vector<NetConfig>& nets, const std::vector<DiskConfig>& disks = {}, bool incoming = false);
   ~PciDevices();
   void start();
   void register_api(ApiServer& api);
 
-  // Snapshots: per NIC ("net0", ...) its virtio-pci function and its net
+  // Snapshots: per disk ("disk0", ...) its virtio-pci function and its
+  // virtio-blk/device payload (saving waits for the disk's I/O in flight).
+  // Per NIC ("net0", ...) its virtio-pci function and its net
   // device payloads. Save with every vCPU paused. restore_payloads (before
   // any vCPU runs, guest memory already loaded) restores each net device,
   // then its transport, then re-derives the BAR mappings; it throws
@@ -54,6 +57,10 @@ class PciDevices {
 
  private:
   void add_net(const NetConfig& config, size_t index);
+  void add_disk(const DiskConfig& config, size_t index, bool incoming);
+  // A migration destination opens its images unlocked (the source still
+  // holds them); it takes the locks once the source has let go.
+  void lock_disks_when_free();
 
   Vm& vm_;
   GuestMemory& memory_;
@@ -70,6 +77,13 @@ class PciDevices {
     std::shared_ptr<VirtioPciDevice> transport;
   };
   std::vector<Nic> nics_;
+  struct Disk {
+    std::string id;
+    std::shared_ptr<BlkDevice> blk;
+    std::shared_ptr<VirtioPciDevice> transport;
+  };
+  std::vector<Disk> disks_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace wren

@@ -127,6 +127,8 @@ void restore_one(migrate::Import& import, const Kind& kind, const char* instance
 }
 }  // namespace
 
+void PlatformDevices::press_power_button() { acpi_pm_->press_power_button(); }
+
 std::vector<migrate::Payload> PlatformDevices::save_payloads() const {
   std::vector<migrate::Payload> out;
   out.push_back(migrate::make_payload(migrate::kinds::kUart, kCom1, uart_->save()));

@@ -46,6 +46,9 @@ class PlatformDevices {
   void pause();
   void resume();
 
+  // Presses the ACPI fixed power button (QMP system_powerdown).
+  void press_power_button();
+
   // Snapshots: one payload per device ("com1", "i8042", "cmos", "acpi-pm",
   // "hpet"; a snapshot from before the HPET has no "hpet" and leaves it reset).
   // Save with every vCPU paused; restore before any vCPU runs. restore

@@ -68,8 +68,8 @@ TEST(ImportRules, UnknownVersion) {
 }
 
 TEST(ImportRules, UnknownKind) {
-  expect_import_refused({Payload{"virtio-blk/device", 1, "blk0", {}}},
-                        "virtio-blk/device v1 (blk0): unknown payload kind");
+  expect_import_refused({Payload{"virtio-rng/device", 1, "rng0", {}}},
+                        "virtio-rng/device v1 (rng0): unknown payload kind");
 }
 
 TEST(ImportRules, NotFullyConsumed) {

@@ -284,10 +284,10 @@ TEST(LiveMigration, ImportRulesApply) {
     // A kind this Wren does not know.
     FakeSourceVm from;
     FakeDestinationVm to;
-    from.payloads.push_back(Payload{"virtio-blk/device", 1, "blk0", {1, 2, 3}});
+    from.payloads.push_back(Payload{"virtio-rng/device", 1, "rng0", {1, 2, 3}});
     const Outcome out = migrate(from, to, {});
     expect_source_intact(from, out.source);
-    EXPECT_TRUE(contains(out.source.error, "virtio-blk/device v1 (blk0): unknown payload kind")) << out.source.error;
+    EXPECT_TRUE(contains(out.source.error, "virtio-rng/device v1 (rng0): unknown payload kind")) << out.source.error;
     EXPECT_EQ(to.restores, 0);
   }
   {

@@ -422,8 +422,9 @@ TEST(Acpi, FadtFields) {
   EXPECT_EQ(fadt[91], 4);                   // PM_TMR_LEN
   EXPECT_EQ(le(fadt, 109, 2) & 0x2, 0x2u);  // 8042 present
   const uint64_t flags = le(fadt, 112, 4);
-  EXPECT_EQ(flags & (1u << 20), 0u);                                       // not hardware-reduced
-  EXPECT_EQ(flags & (1u << 10), 0u);                                       // no reset register
+  EXPECT_EQ(flags & (1u << 20), 0u);  // not hardware-reduced
+  EXPECT_EQ(flags & (1u << 10), 0u);  // no reset register
+  EXPECT_EQ(flags & (1u << 4), 0u);   // a fixed power button (QMP system_powerdown presses it)
   EXPECT_EQ(Bytes(fadt.begin() + 116, fadt.begin() + 128), Bytes(12, 0));  // no RESET_REG
   // X_ blocks agree with the 32-bit ones (ACPICA warns on mismatch).
   auto gas = [&](size_t off) { return std::make_tuple(fadt[off], fadt[off + 1], le(fadt, off + 4, 8)); };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "unit/temp_path.h"
+#include "vmm/api/wren_version.h"
 #include "vmm/cli/size_parse.h"
 
 namespace wren {
@@ -119,6 +120,36 @@ TEST(Cli, MissingKernelFileIsAnError) {
   ASSERT_TRUE(std::holds_alternative<CliExit>(r));
   EXPECT_EQ(std::get<CliExit>(r).status, 2);
   EXPECT_NE(std::get<CliExit>(r).message.find("/nonexistent/bzImage"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wren
+
+namespace wren {
+namespace {
+
+CliExit exit_of(std::vector<const char*> argv) {
+  auto r = parse_command_line(static_cast<int>(argv.size()), argv.data());
+  EXPECT_TRUE(std::holds_alternative<CliExit>(r));
+  return std::holds_alternative<CliExit>(r) ? std::get<CliExit>(r) : CliExit{-1, ""};
+}
+
+TEST(Cli, VersionFlagPrintsTheVersion) {
+  const auto e = exit_of({"wren", "--version"});
+  EXPECT_EQ(e.status, 0);
+  EXPECT_EQ(e.message, "wren " + wren_version_string());
+}
+
+TEST(Cli, NoArgumentsListsEverySubcommandOnOneLine) {
+  const auto e = exit_of({"wren"});
+  EXPECT_EQ(e.status, 0);
+  for (const char* sub : {"run", "snapshot", "migrate"}) {
+    const auto at = e.message.find(std::string("\n  ") + sub + " ");
+    ASSERT_NE(at, std::string::npos) << sub << " missing from:\n" << e.message;
+    const auto eol = e.message.find('\n', at + 1);
+    EXPECT_GT(eol - at, std::string(sub).size() + 8) << "no description for " << sub;
+  }
+  EXPECT_NE(e.message.find("Boot a guest"), std::string::npos);
 }
 
 }  // namespace

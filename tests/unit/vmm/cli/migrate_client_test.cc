@@ -19,8 +19,9 @@ namespace {
 
 class ScriptedSource {
  public:
-  // Answers the first request with `reply_and_events`, written in
-  // `chunk`-byte pieces, then closes without reading anything more.
+  // Greets as QMP does and accepts qmp_capabilities (checking that it was
+  // asked for), then answers the next request with `reply_and_events`,
+  // written in `chunk`-byte pieces, and closes without reading anything more.
   ScriptedSource(std::string reply_and_events, size_t chunk) {
     path_ = "/tmp/wren-migrate-client-test-" + std::to_string(::getpid()) + ".sock";
     ::unlink(path_.c_str());
@@ -33,9 +34,22 @@ class ScriptedSource {
     server_ = std::thread([this, script = std::move(reply_and_events), chunk] {
       const int fd = ::accept(listener_, nullptr, nullptr);
       if (fd < 0) return;
-      char c;
-      while (::read(fd, &c, 1) == 1 && c != '\n') {
+      const std::string greeting = R"({"QMP":{"version":{"qemu":{"major":0,"minor":16,"micro":0},"package":""},)"
+                                   R"("capabilities":[]}})"
+                                   "\r\n";
+      (void)!::write(fd, greeting.data(), greeting.size());
+      const std::string first = read_line(fd);
+      if (first.find("\"qmp_capabilities\"") == std::string::npos) {
+        const std::string refusal =
+            R"({"error":{"class":"CommandNotFound","desc":"Expecting capabilities negotiation"}})"
+            "\r\n";
+        (void)!::write(fd, refusal.data(), refusal.size());
+        ::close(fd);
+        return;
       }
+      const std::string ok = "{\"return\":{}}\r\n";
+      (void)!::write(fd, ok.data(), ok.size());
+      read_line(fd);
       for (size_t at = 0; at < script.size(); at += chunk) {
         if (at > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         (void)!::write(fd, script.data() + at, std::min(chunk, script.size() - at));
@@ -51,14 +65,23 @@ class ScriptedSource {
   const std::string& path() const { return path_; }
 
  private:
+  static std::string read_line(int fd) {
+    std::string line;
+    char c;
+    while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+    return line;
+  }
+
   std::string path_;
   int listener_ = -1;
   std::thread server_;
 };
 
+// QEMU's MIGRATION event, with Wren's progress fields under "wren".
 std::string migration_event(const std::string& phase, const std::string& status, size_t pad = 0) {
-  return R"({"event":"MIGRATION","data":{"phase":")" + phase + R"(","status":")" + status +
-         R"(","downtime_ms":7,"pad":")" + std::string(pad, 'x') + "\"}}\n";
+  return R"({"event":"MIGRATION","data":{"status":")" + status + R"(","wren":{"phase":")" + phase + R"(","status":")" +
+         status + R"(","downtime_ms":7,"pad":")" + std::string(pad, 'x') +
+         R"("}},"timestamp":{"seconds":1,"microseconds":2}})" + "\r\n";
 }
 
 TEST(MigrateClient, SourceThatHandsOverAndExitsIsASuccess) {
