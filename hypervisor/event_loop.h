@@ -4,7 +4,10 @@
 // synchronous register access and post() work here.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <exception>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 namespace wren {
 
@@ -17,7 +20,22 @@ class EventLoop {
 
   boost::asio::io_context& context() { return io_; }
   void start() {
-    if (!thread_.joinable()) thread_ = std::thread([this] { io_.run(); });
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  }
+  // Runs handlers until stop(). A handler that throws is logged and the loop
+  // goes on (devices catch their own and set NEEDS_RESET; this is the last
+  // line, so one bad handler never ends the VMM).
+  void run() {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("event loop: a handler failed: {}", e.what());
+      } catch (...) {
+        spdlog::error("event loop: a handler failed with an unknown exception");
+      }
+    }
   }
   void stop() {
     work_.reset();

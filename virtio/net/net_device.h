@@ -212,13 +212,18 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
 
   // One turn of device work: lock, run `work`, send the interrupts it made
   // due, take the events it raised, unlock, then fire them (a listener may
-  // call back into the device).
+  // call back into the device). A host-side exception in `work` (an
+  // allocation, a backend) must not end the VMM: the device needs a reset.
   template <typename Work>
   void locked_turn(Work&& work) {
     Events events;
     {
       std::lock_guard lock(mutex_);
-      std::forward<Work>(work)();
+      try {
+        std::forward<Work>(work)();
+      } catch (const std::exception& e) {
+        fail_device(std::string("internal error: ") + e.what());
+      }
       flush_notifications();
       events = std::exchange(events_, Events{});
     }

@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <vector>
 
@@ -29,6 +30,7 @@ class SocketPairBackend : public NetBackend {
     std::vector<std::pair<uint16_t, bool>> queue_enables;  // every set_queue_enabled()
     std::deque<bool> queue_results;                        // scripted outcomes; empty = succeed
     bool refuse_header_size = false;
+    bool throw_on_filter = false;  // apply() throws, as a failed allocation would
   };
 
   explicit SocketPairBackend(uint16_t queues, uint64_t supported = kGuestOffloadFeatures)
@@ -64,6 +66,7 @@ class SocketPairBackend : public NetBackend {
     return next_result(shared_->queue_results);
   }
   bool apply(const HostFilter& filter) override {
+    if (shared_->throw_on_filter) throw std::bad_alloc();
     shared_->filters.push_back(filter);
     return next_result(shared_->filter_results);
   }

@@ -584,6 +584,21 @@ TEST_F(NetDeviceTest, ControlChainWithoutHeaderGetsErr) {
   EXPECT_EQ(events.needs_reset, 0);
 }
 
+TEST_F(NetDeviceTest, ExceptionInAHandlerSetsNeedsResetInsteadOfEndingTheVmm) {
+  ASSERT_TRUE(activate(kBase));
+  host->throw_on_filter = true;
+  const uint64_t status = ctrl().alloc(1);
+  const Bytes cmd = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 0};
+  ctrl().send({{ctrl().put_bytes(cmd), 3, false}, {status, 1, true}});
+  dev->queue_notify(2);  // before the fix: the exception escaped to the event loop (std::terminate)
+  EXPECT_EQ(events.needs_reset, 1);
+  // The device lock was released: the device still answers.
+  EXPECT_EQ(dev->counters().ctrl_ok, 0u);
+  host->throw_on_filter = false;
+  dev->queue_notify(2);
+  EXPECT_EQ(events.needs_reset, 1);
+}
+
 TEST_F(NetDeviceTest, ControlChainWithoutStatusByteNeedsReset) {
   ASSERT_TRUE(activate(kBase));
   const Bytes cmd = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 0};
