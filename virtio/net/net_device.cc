@@ -233,6 +233,13 @@ HostSide::Outcome NetDevice::change_host_side_locked(const NetControlState& old,
 
 void NetDevice::reset() {
   std::lock_guard lock(mutex_);
+  // The reset filter is promiscuous: widen the TAP to it first (under the
+  // negotiated features the old filter was installed with), so the host never
+  // filters more than the guest asked; a refused change is rolled back, and a
+  // refused rollback sets NEEDS_RESET, as for every host-side change.
+  const NetControlState old = control_;
+  control_ = NetControlState::initial(options_.mac, 0);
+  change_host_side_locked(old, control_);
   active_ = false;
   ++generation_;
   for (auto& t : taps_) {
@@ -246,7 +253,6 @@ void NetDevice::reset() {
   features_ = 0;
   memory_ = nullptr;
   queues_ = {};
-  control_ = NetControlState::initial(options_.mac, 0);
   update_config_locked();
 }
 

@@ -548,6 +548,17 @@ TEST_F(NetDeviceTest, ResetStopsTheDatapath) {
   EXPECT_FALSE(dev->query_rx_filter().active);
 }
 
+TEST_F(NetDeviceTest, ResetWidensTheHostFilterAtOnce) {
+  ASSERT_TRUE(activate(kBase));
+  ASSERT_EQ(rx_mode(VIRTIO_NET_CTRL_RX_PROMISC, false), VIRTIO_NET_OK);
+  ASSERT_EQ(host->filters.back().level, HostRxLevel::None);
+  dev->reset();
+  // Before: the narrow filter stayed on the TAP until the next activation.
+  ASSERT_FALSE(host->filters.empty());
+  EXPECT_EQ(host->filters.back().level, HostRxLevel::All);
+  EXPECT_EQ(dev->query_rx_filter().installed->level, HostRxLevel::All);
+}
+
 // ---- Control queue ----------------------------------------------------------------
 
 TEST_F(NetDeviceTest, ControlCommandsAckAndCount) {
