@@ -271,6 +271,8 @@ def tso_session():
     s += tx_indirect(drv, 1, header, frags)
     s += run()
     s += struct.pack('<B', RESET) + run()
+    for q in range(3):   # fresh, zeroed rings for the second bring-up, as Linux allocates them
+        s += mem_write(avail_ring(q), bytes(4)) + mem_write(used_ring(q), bytes(4))
     s += bring_up(LINUX, 3)
     s += tx_indirect(Driver(), 1, vnet_header(), [ethernet(PEER_MAC, OWN_MAC, 0x0800, ipv4_udp(18))])
     s += run()
