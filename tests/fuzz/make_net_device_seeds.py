@@ -12,7 +12,7 @@ import struct
 import sys
 
 (COMMON_WRITE, BAR_READ, DEVCFG_WRITE, KICK, MEM_WRITE, DESC_RUN, AVAIL_PUSH, RESET, FRAME, RUN,
- PCI_CONFIG_WRITE, MSIX_WRITE, HOST) = range(13)
+ PCI_CONFIG_WRITE, MSIX_WRITE, HOST, BRING_UP) = range(14)
 W1, W2, W4, W8 = range(4)
 
 NEXT, WRITE, INDIRECT = 1, 2, 4
@@ -107,6 +107,12 @@ class Driver:
 
 
 def bring_up(features, queues, msix=False):
+    """The driver's initialisation as one BRING_UP record (the fuzzer does the register writes)."""
+    return struct.pack('<BQBB', BRING_UP, features, queues, 1 if msix else 0)
+
+
+def bring_up_registers(features, queues, msix=False):
+    """The same, register by register, with the reads a Linux driver makes in between."""
     s = common(20, W1, 0)                       # reset
     s += common(20, W1, 1)                      # ACKNOWLEDGE
     s += common(20, W1, 3)                      # DRIVER
@@ -219,9 +225,9 @@ LINUX = bits(VERSION_1, MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX, CTRL_VLAN, CTR
 
 
 def single_queue_session():
-    """One queue pair (no MQ): rx 0, tx 1, control 2."""
+    """One queue pair (no MQ): rx 0, tx 1, control 2; bring-up register by register."""
     drv = Driver()
-    s = bring_up(LINUX, 3)
+    s = bring_up_registers(LINUX, 3)
     s += post_rx(drv, 0, 32, 1536)
     s += run()
     udp = ethernet(PEER_MAC, OWN_MAC, 0x0800, ipv4_udp(64))

@@ -9,7 +9,7 @@
 //
 // Input: records until the input ends (at most kMaxRecords), little-endian.
 // Widths are 1 << (w & 3) bytes. Guest addresses are taken modulo the RAM size.
-//   u8 op (op % 13), then:
+//   u8 op (op % 14), then:
 //   0 common cfg write   u8 w, u8 off (& 0x3f), u64 value
 //   1 modern BAR read    u8 w, u16 off (& 0x3fff)
 //   2 device cfg write   u8 w, u8 off (& 0x1f), u64 value
@@ -31,6 +31,10 @@
 //  12 host side          u8 sub: 0 link down, 1 link up, 2 announce, 3 query the
 //                        rx filter, 4 save the transport and the device, check that
 //                        both accept their own state, restore the transport
+//  13 driver bring-up    u64 features, u8 queues (% 6), u8 bit 0: MSI-X: what a
+//                        driver does from reset to DRIVER_OK (rings of 256 at
+//                        kRingBase + q * 0x4000: avail +0x1000, used +0x2000), in
+//                        one record so that mutations go to the datapath
 // tests/fuzz/make_net_device_seeds.py writes the seed corpus (a Linux driver's
 // bring-up, RX buffers, TX frames and control commands).
 #include <sys/socket.h>
@@ -68,6 +72,8 @@ constexpr uint64_t kRam = 4 << 20;
 constexpr uint16_t kPairs = 2;
 constexpr size_t kMaxRecords = 4096;
 constexpr size_t kMaxInput = 256 * 1024;
+constexpr uint64_t kRingBase = 0x10000;
+constexpr uint16_t kRingSize = 256;
 // Anything the device writes to the TAP must fit here (header + capped frame).
 constexpr size_t kMaxTapFrame = kNetHeaderHashSize + NetDevice::kMaxTxFrameBytes;
 
@@ -149,8 +155,42 @@ void bar_write(Machine& m, uint64_t offset, size_t width, uint64_t value) {
   m.fn->bar_write(VirtioPciDevice::kModernBar, offset, std::span<const uint8_t>(b, width));
 }
 
+// The register writes of a driver's initialisation (virtio 1.2, 3.1.1).
+void bring_up(Machine& m, uint64_t features, uint16_t queues, bool msix) {
+  constexpr uint64_t kCommon = VirtioPciDevice::kCommonCfgOffset;
+  bar_write(m, kCommon + 20, 1, 0);  // reset
+  bar_write(m, kCommon + 20, 1, 1);  // ACKNOWLEDGE
+  bar_write(m, kCommon + 20, 1, 3);  // DRIVER
+  bar_write(m, kCommon + 8, 4, 0);
+  bar_write(m, kCommon + 12, 4, features & 0xffffffff);
+  bar_write(m, kCommon + 8, 4, 1);
+  bar_write(m, kCommon + 12, 4, features >> 32);
+  bar_write(m, kCommon + 20, 1, 0xb);  // FEATURES_OK
+  if (msix) {
+    const uint8_t enable[2] = {0x00, 0x80};
+    m.fn->config_write(0x9a, enable);  // MSI-X message control (capability at 0x98)
+    for (uint16_t v = 0; v <= queues; ++v) {
+      const uint32_t entry[4] = {0xfee00000, 0, 0x30u + v, 0};
+      m.fn->bar_write(VirtioPciDevice::kMsixBar, v * 16,
+                      std::span(reinterpret_cast<const uint8_t*>(entry), sizeof(entry)));
+    }
+    bar_write(m, kCommon + 16, 2, 0);
+  }
+  for (uint16_t q = 0; q < queues; ++q) {
+    const uint64_t ring = kRingBase + q * 0x4000;
+    bar_write(m, kCommon + 22, 2, q);
+    bar_write(m, kCommon + 24, 2, kRingSize);
+    if (msix) bar_write(m, kCommon + 26, 2, q + 1);
+    bar_write(m, kCommon + 32, 8, ring);
+    bar_write(m, kCommon + 40, 8, ring + 0x1000);
+    bar_write(m, kCommon + 48, 8, ring + 0x2000);
+    bar_write(m, kCommon + 28, 2, 1);
+  }
+  bar_write(m, kCommon + 20, 1, 0xf);  // DRIVER_OK
+}
+
 void run_record(Machine& m, Input& in) {
-  const uint8_t op = in.get<uint8_t>() % 13;
+  const uint8_t op = in.get<uint8_t>() % 14;
   switch (op) {
     case 0: {
       const size_t w = size_t{1} << (in.get<uint8_t>() & 3);
@@ -252,6 +292,12 @@ void run_record(Machine& m, Input& in) {
           break;
         }
       }
+      break;
+    }
+    case 13: {
+      const uint64_t features = in.get<uint64_t>();
+      const uint16_t queues = in.get<uint8_t>() % 6;
+      bring_up(m, features, queues, in.get<uint8_t>() & 1);
       break;
     }
   }
