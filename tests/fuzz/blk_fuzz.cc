@@ -29,6 +29,7 @@
 
 #include <linux/virtio_blk.h>
 
+#include "fuzz/fuzz_input.h"
 #include "unit/virtio/fake_driver.h"
 #include "virtio/blk/blk_device.h"
 
@@ -40,19 +41,7 @@ void check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-struct Input {
-  std::span<const uint8_t> data;
-  size_t at = 0;
-  bool empty() const { return at >= data.size(); }
-  template <typename T>
-  T get() {
-    T v{};
-    const size_t n = std::min(sizeof(T), data.size() - std::min(at, data.size()));
-    std::memcpy(&v, data.data() + at, n);
-    at += sizeof(T);
-    return v;
-  }
-};
+using fuzz::Input;
 
 struct Events : VirtioTransportEvents {
   void signal_used(uint16_t) override {}

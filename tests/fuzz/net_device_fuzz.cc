@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "devices/pci/msi_vector_sink.h"
+#include "fuzz/fuzz_input.h"
 #include "hypervisor/guest_memory.h"
 #include "hypervisor/irq.h"
 #include "unit/virtio/net/fake_backend.h"
@@ -79,25 +80,7 @@ constexpr uint16_t kRingSize = 256;
 // Anything the device writes to the TAP must fit here (header + capped frame).
 constexpr size_t kMaxTapFrame = kNetHeaderHashSize + NetDevice::kMaxTxFrameBytes;
 
-struct Input {
-  std::span<const uint8_t> data;
-  size_t at = 0;
-  bool empty() const { return at >= data.size(); }
-  template <typename T>
-  T get() {
-    T v{};
-    const size_t n = std::min(sizeof(T), data.size() - std::min(at, data.size()));
-    std::memcpy(&v, data.data() + at, n);
-    at += sizeof(T);
-    return v;
-  }
-  std::span<const uint8_t> take(size_t n) {
-    const size_t start = std::min(at, data.size());
-    const size_t len = std::min(n, data.size() - start);
-    at += n;
-    return data.subspan(start, len);
-  }
-};
+using fuzz::Input;
 
 class NullLine : public IrqLine {
  public:
