@@ -175,7 +175,8 @@ Command parse_command_line(int argc, const char* const* argv) {
   run->add_option("--api", api, "Control socket: unix:PATH");
   run->add_option("--test-exit", test_exit, "isa-debug-exit device: iobase=0xf4[,iosize=1]");
   run->add_flag("--pc-testdev", cfg.pc_testdev,
-                "QEMU pc-testdev ports 0xe0-0xeb: data register, flush-page (guest test suites)");
+                "QEMU pc-testdev: data register and flush-page at 0xe0-0xeb, IRQ lines at 0x2000-0x2017, 64 KiB MMIO "
+                "at 0xff000000 (guest test suites)");
   run->add_option("--kvm", cfg.kvm_device, "KVM device node")->capture_default_str();
 
   auto* snapshot = app.add_subcommand("snapshot", "Work with snapshot files");

@@ -50,7 +50,7 @@ struct RunConfig {
   std::vector<DiskConfig> disks;
   std::optional<std::string> api_socket;  // unix socket path
   std::optional<TestExitConfig> test_exit;
-  bool pc_testdev = false;  // QEMU pc-testdev data register at ports 0xe0-0xe7
+  bool pc_testdev = false;  // QEMU pc-testdev: ports 0xe0-0xeb, IRQ lines 0x2000-0x2017, MMIO 0xff000000
   std::string kvm_device = "/dev/kvm";
 };
 
