@@ -79,7 +79,7 @@ BlkDevice::BlkDevice(Private, BlkDeviceOptions options, blk::ImageFile image, bo
   slots_.resize(slots);
   for (size_t i = slots; i-- > 0;) free_slots_.push_back(static_cast<uint32_t>(i));
   queue_in_flight_.assign(options_.queues, 0);
-  used_touched_.assign(options_.queues, false);
+  used_.resize(options_.queues);
 
   const int copy = ::fcntl(engine_.event_fd(), F_DUPFD_CLOEXEC, 0);
   if (copy < 0) throw std::system_error(errno, std::generic_category(), "dup completion eventfd");
@@ -160,7 +160,7 @@ void BlkDevice::reset() {
   free_slots_.clear();
   for (size_t i = slots_.size(); i-- > 0;) free_slots_.push_back(static_cast<uint32_t>(i));
   std::fill(queue_in_flight_.begin(), queue_in_flight_.end(), 0);
-  std::fill(used_touched_.begin(), used_touched_.end(), false);
+  used_.clear();
   counters_.in_flight = 0;
   features_ = 0;
   memory_ = nullptr;
@@ -230,7 +230,7 @@ void BlkDevice::answer(uint16_t queue, const DescriptorChain& chain, uint8_t sta
   (void)chain.write_at(*memory_, chain.writable_len() - 1, byte);
   count_status(status);
   if (!queues_[queue].add_used(*memory_, chain.head(), data_len + 1)) return;
-  used_touched_[queue] = true;
+  used_.mark(queue);
 }
 
 void BlkDevice::count_status(uint8_t status) {
@@ -249,7 +249,7 @@ bool BlkDevice::start_request(uint16_t queue, DescriptorChain chain) {
   const blk::ChainShape shape{chain.readable_len(), chain.writable_len()};
   if (auto bad = blk::check_shape(shape)) {
     ++counters_.malformed;
-    if (queues_[queue].add_used(*memory_, chain.head(), 0)) used_touched_[queue] = true;
+    if (queues_[queue].add_used(*memory_, chain.head(), 0)) used_.mark(queue);
     guest_error(std::string(to_string(*bad)));
     return true;
   }
@@ -461,11 +461,7 @@ void BlkDevice::arm_completion_wait() {
 }
 
 void BlkDevice::flush_notifications() {
-  for (uint16_t q = 0; q < used_touched_.size(); ++q) {
-    if (!used_touched_[q]) continue;
-    used_touched_[q] = false;
-    if (q < queues_.size() && queues_[q].needs_notification(*memory_)) signal_used(q);
-  }
+  used_.flush(queues_, memory_, [this](uint16_t q) { signal_used(q); });
 }
 
 void BlkDevice::guest_error(const std::string& what) {

@@ -40,6 +40,7 @@
 #include "virtio/blk/io_engine.h"
 #include "virtio/blk/request.h"
 #include "virtio/device.h"
+#include "virtio/used_notifications.h"
 
 namespace wren {
 
@@ -191,7 +192,7 @@ class BlkDevice : public VirtioDevice, public std::enable_shared_from_this<BlkDe
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> queue_in_flight_;
-  std::vector<bool> used_touched_;
+  UsedNotifications used_;
   BlkCounters counters_;
   std::optional<State> pending_restore_;
   bool needs_reset_logged_ = false;

@@ -97,7 +97,7 @@ NetDevice::NetDevice(Private, NetDeviceOptions options, std::unique_ptr<NetBacke
 
   for (uint16_t i = 0; i < options_.queue_pairs; ++i) taps_.emplace_back(io_, backend_->queue_fd(i));
   rx_held_.resize(options_.queue_pairs);
-  used_touched_.assign(num_queues(), false);
+  used_.resize(num_queues());
   control_ = NetControlState::initial(options_.mac, 0);
   if (!host_side_.installed_filter())
     spdlog::warn("net {}: could not clear the host filter on {}", options_.name, backend_->name());
@@ -249,7 +249,7 @@ void NetDevice::reset() {
     t.frame_len = 0;
   }
   for (auto& held : rx_held_) held.clear();
-  std::fill(used_touched_.begin(), used_touched_.end(), false);
+  used_.clear();
   features_ = 0;
   memory_ = nullptr;
   queues_ = {};
@@ -294,11 +294,7 @@ void NetDevice::queue_notify(uint16_t index) {
 }
 
 void NetDevice::flush_notifications() {
-  for (uint16_t i = 0; i < used_touched_.size(); ++i) {
-    if (!used_touched_[i]) continue;
-    used_touched_[i] = false;
-    if (auto* q = queue(i); q && q->needs_notification(*memory_)) signal_used(i);
-  }
+  used_.flush(queues_, memory_, [this](uint16_t i) { signal_used(i); });
 }
 
 void NetDevice::fire(const Events& events) {

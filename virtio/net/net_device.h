@@ -52,6 +52,7 @@
 #include "virtio/net/ctrl_command.h"
 #include "virtio/net/host_side.h"
 #include "virtio/net/net_backend.h"
+#include "virtio/used_notifications.h"
 
 namespace wren {
 
@@ -285,7 +286,7 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   void arm_read(uint16_t tap);
   void arm_write(uint16_t tap);
   void on_ready(uint16_t tap, bool write, uint64_t generation, const boost::system::error_code& ec);
-  void mark_used(uint16_t index) { used_touched_.at(index) = true; }
+  void mark_used(uint16_t index) { used_.mark(index); }
   void flush_notifications();
   void guest_error(const std::string& what);
   // Sets NEEDS_RESET (logged once per activation).
@@ -310,7 +311,7 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   HostSide host_side_;
   std::vector<TapQueue> taps_;
   std::vector<std::deque<DescriptorChain>> rx_held_;
-  std::vector<bool> used_touched_;
+  UsedNotifications used_;
   NetCounters counters_;
   Events events_;
   std::optional<State> pending_restore_;
