@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -48,16 +49,6 @@ void set(Vcpu& vcpu, unsigned long request, const T& value, const char* what) {
   must(vcpu.ioctl(request, const_cast<T*>(&value)), what);
 }
 
-template <typename T>
-bool same_bytes(const T& a, const T& b) {
-  return std::memcmp(&a, &b, sizeof(T)) == 0;
-}
-
-template <typename T>
-bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
-}
-
 // Bytes KVM moves for KVM_GET_XSAVE2 / KVM_SET_XSAVE on this host.
 size_t xsave_words(const Kvm& kvm) {
   const int size = kvm.check_extension(KVM_CAP_XSAVE2);
@@ -90,12 +81,58 @@ std::vector<uint32_t> get_xsave(const Vcpu& vcpu, const Kvm& kvm) {
 
 }  // namespace
 
-bool operator==(const VcpuState& a, const VcpuState& b) {
-  return same_bytes(a.cpuid, b.cpuid) && same_bytes(a.regs, b.regs) && same_bytes(a.sregs, b.sregs) &&
-         a.xsave == b.xsave && same_bytes(a.fpu, b.fpu) && same_bytes(a.xcrs, b.xcrs) &&
-         same_bytes(a.debugregs, b.debugregs) && same_bytes(a.lapic, b.lapic) && a.msrs == b.msrs &&
-         same_bytes(a.events, b.events) && a.mp_state.mp_state == b.mp_state.mp_state && a.tsc_khz == b.tsc_khz;
+namespace {
+
+// The first byte offset where two equally sized objects differ.
+std::optional<size_t> first_differing_byte(const void* a, const void* b, size_t size) {
+  const auto* x = static_cast<const uint8_t*>(a);
+  const auto* y = static_cast<const uint8_t*>(b);
+  for (size_t i = 0; i < size; ++i)
+    if (x[i] != y[i]) return i;
+  return std::nullopt;
 }
+
+template <typename T>
+std::optional<std::string> differs(const char* name, const T& a, const T& b) {
+  if (auto at = first_differing_byte(&a, &b, sizeof(T))) return std::string(name) + " at byte " + std::to_string(*at);
+  return std::nullopt;
+}
+
+template <typename T>
+std::optional<std::string> differs(const char* name, const std::vector<T>& a, const std::vector<T>& b) {
+  if (a.size() != b.size())
+    return std::string(name) + ": " + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " entries";
+  if (auto at = first_differing_byte(a.data(), b.data(), a.size() * sizeof(T)))
+    return std::string(name) + " at byte " + std::to_string(*at);
+  return std::nullopt;
+}
+
+std::optional<std::string> msrs_differ(const std::vector<MsrValue>& a, const std::vector<MsrValue>& b) {
+  if (a.size() != b.size()) return "msrs: " + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " entries";
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == b[i]) continue;
+    char text[96];
+    std::snprintf(text, sizeof text, "msr 0x%x: 0x%llx vs msr 0x%x: 0x%llx", a[i].index,
+                  static_cast<unsigned long long>(a[i].data), b[i].index, static_cast<unsigned long long>(b[i].data));
+    return std::string(text);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> first_difference(const VcpuState& a, const VcpuState& b) {
+  for (auto d :
+       {differs("cpuid", a.cpuid, b.cpuid), differs("regs", a.regs, b.regs), differs("sregs", a.sregs, b.sregs),
+        differs("xsave", a.xsave, b.xsave), differs("fpu", a.fpu, b.fpu), differs("xcrs", a.xcrs, b.xcrs),
+        differs("debugregs", a.debugregs, b.debugregs), differs("lapic", a.lapic, b.lapic), msrs_differ(a.msrs, b.msrs),
+        differs("events", a.events, b.events), differs("mp_state", a.mp_state.mp_state, b.mp_state.mp_state),
+        differs("tsc_khz", a.tsc_khz, b.tsc_khz)})
+    if (d) return d;
+  return std::nullopt;
+}
+
+bool operator==(const VcpuState& a, const VcpuState& b) { return !first_difference(a, b); }
 
 std::vector<uint32_t> saveable_msr_indices(const Vcpu& vcpu, const Kvm& kvm) {
   const std::vector<uint32_t> all = kvm.msr_index_list();

@@ -48,10 +48,14 @@ struct VcpuState {
   kvm_mp_state mp_state{};
   uint32_t tsc_khz = 0;  // 0 = unknown (no KVM_CAP_GET_TSC_KHZ)
 
-  // Field-wise (memcmp of the kernel structs: both sides come zero-filled
+  // Field-wise (bytes of the kernel structs: both sides come zero-filled
   // from KVM or from a decoder, so padding compares equal).
   friend bool operator==(const VcpuState& a, const VcpuState& b);
 };
+
+// Names the first part where a and b differ ("msr 0x1b: ... vs ...", "lapic
+// at byte 912"), or nullopt when they are equal; operator== is built on it.
+[[nodiscard]] std::optional<std::string> first_difference(const VcpuState& a, const VcpuState& b);
 
 // The MSRs of KVM's index list that this vCPU lets us read (KVM_GET_MSRS
 // stops at the first refused index; the list is probed in batches). Compute

@@ -8,7 +8,7 @@
 namespace wren {
 namespace {
 
-TEST(Kvm, VariableLengthIoctlsUseTheKernelsLayout) {
+TEST(RealKvm, VariableLengthIoctlsUseTheKernelsLayout) {
   Kvm kvm;
   auto cpuid = kvm.supported_cpuid();
   ASSERT_FALSE(cpuid.empty());

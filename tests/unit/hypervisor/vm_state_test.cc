@@ -18,7 +18,7 @@ struct Machine {
   Vm vm;
 };
 
-TEST(VmStateTest, CaptureRestoreIntoFreshVm) {
+TEST(RealKvmVmState, CaptureRestoreIntoFreshVm) {
   Kvm kvm;
   Machine a(kvm);
   a.vm.set_irq_line(4, true);  // raises IRR bits in PIC and IOAPIC
@@ -45,7 +45,7 @@ TEST(VmStateTest, CaptureRestoreIntoFreshVm) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(restored.pit.channels[i].mode, saved.pit.channels[i].mode);
 }
 
-TEST(VmStateTest, ChecksRefuseMalformedState) {
+TEST(RealKvmVmState, ChecksRefuseMalformedState) {
   Kvm kvm;
   Machine m(kvm);
   const VmState good = capture_vm_state(m.vm);

@@ -287,7 +287,7 @@ TEST(ImportRules, ContextChecksNameThePayload) {
   EXPECT_TRUE(import->take(kinds::kVirtioPci, "net0", check).ok());
 }
 
-TEST(ImportRules, VcpuStateCheckedAgainstThisKvm) {
+TEST(ImportRules, VcpuStateCheckedAgainstRealKvm) {
   Kvm kvm;
   VcpuState s = golden::vcpu();
   s.debugregs.flags = 1;
