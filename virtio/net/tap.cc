@@ -72,7 +72,7 @@ uint64_t probe_offloads(int fd) {
 }  // namespace
 
 Tap::Tap(std::string name, std::vector<UniqueFd> fds, uint64_t supported)
-    : name_(std::move(name)), fds_(std::move(fds)), supported_offloads_(supported) {}
+    : name_(std::move(name)), fds_(std::move(fds)), attached_(fds_.size(), true), supported_offloads_(supported) {}
 
 std::unique_ptr<Tap> Tap::open(const std::string& name, uint16_t queues) {
   if (name.empty() || name.size() >= IFNAMSIZ)
@@ -106,9 +106,12 @@ bool Tap::set_offloads(uint64_t guest_offloads) {
 bool Tap::set_queue_enabled(uint16_t index, bool enabled) {
   if (fds_.size() < 2) return true;  // single queue: nothing to steer
   if (index >= fds_.size()) return false;
+  if (attached_[index] == enabled) return true;
   ifreq ifr{};
   ifr.ifr_flags = enabled ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
-  return ::ioctl(fds_[index].get(), TUNSETQUEUE, &ifr) == 0;
+  if (::ioctl(fds_[index].get(), TUNSETQUEUE, &ifr) != 0) return false;
+  attached_[index] = enabled;
+  return true;
 }
 
 std::vector<uint8_t> Tap::tun_filter_bytes(const HostFilter& filter) {

@@ -41,6 +41,9 @@ class Tap : public NetBackend {
   bool set_vnet_header_size(int bytes) override;
   bool set_offloads(uint64_t guest_offloads) override;
   uint64_t supported_guest_offloads() const override { return supported_offloads_; }
+  // Idempotent: the kernel refuses to attach an attached queue or detach a
+  // detached one (EINVAL), so the Tap remembers each queue's attachment (all
+  // attached when opened) and asks only for real transitions.
   bool set_queue_enabled(uint16_t index, bool enabled) override;
   // TUNSETTXFILTER: All -> no filter; Multicast -> TUN_FLT_ALLMULTI + the
   // unicast list; None -> the exact unicast + multicast lists. (The kernel
@@ -59,6 +62,7 @@ class Tap : public NetBackend {
 
   std::string name_;
   std::vector<UniqueFd> fds_;
+  std::vector<bool> attached_;  // per queue fd
   uint64_t supported_offloads_;
 };
 
