@@ -9,6 +9,12 @@ case "$kind" in
   fuzz) dir="$repo/build-fuzz"; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWREN_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "usage: $0 [release|sanitize|fuzz]" >&2; exit 2 ;;
 esac
+# ccache, with its cache beside the guest images (outside the work tree) and
+# paths taken relative to the repository, so that a fresh clone reuses it.
+if command -v ccache >/dev/null; then
+  export CCACHE_DIR=${CCACHE_DIR:-${WREN_CACHE:-$HOME/.cache/wren}/ccache} CCACHE_BASEDIR=$repo CCACHE_NOHASHDIR=1
+  flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 cmake -S "$repo" -B "$dir" -G Ninja "${flags[@]}" >/dev/null
 ninja -C "$dir" -j"$(nproc)"
 echo "$dir"

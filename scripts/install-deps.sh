@@ -13,7 +13,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 iproute2 iputils-ping procps
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio gzip xz-utils
-  qemu-system-x86
+  qemu-system-x86 ccache
   seabios ipxe qemu-system-data
   golang-go golang-github-digitalocean-go-qemu-dev
 )

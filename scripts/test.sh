@@ -48,22 +48,27 @@ run_ctest() {
   rm -f "$log"
 }
 
-# Without a usable /dev/kvm no guest can boot and the unit tests that open
-# it fail: run everything that can run, then fail plainly with that reason
-# instead of stopping at the first KVM test or letting every boot fail.
+# The tests labelled kvm open /dev/kvm: the integration boots (labels
+# integration and kvm) and the RealKvm unit tests (label kvm). Where this machine has no usable /dev/kvm (a KVM that
+# will not nest, a container), they run on a real KVM all the same: inside
+# the KVM host VM (scripts/kvm-vm: QEMU with an emulated SVM CPU and Debian's
+# kernel with kvm_amd), with the same build trees; everything else runs here.
 kvm_error=$(python3 -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' 2>&1 | tail -n1 || true)
 if [[ -n $kvm_error ]]; then
-  stamp "/dev/kvm is not usable here ($kvm_error): unit and fuzz tests only"
-  ctest --test-dir build-asan -L unit -j2 --output-on-failure || true
-  ctest --test-dir build-fuzz -L fuzz -j2 --output-on-failure || true
-  ctest --test-dir build -L unit -j2 --output-on-failure || true
-  echo "FAILED: this machine has no usable /dev/kvm ($kvm_error), so the integration boots" >&2
-  echo "and the unit tests that open /dev/kvm cannot run; the suite does not pass here." >&2
-  exit 1
+  stamp "no usable /dev/kvm here ($kvm_error): the kvm-labelled tests run in the KVM host VM"
+  stamp "unit + fuzz tests (asan+ubsan build), without the kvm label"
+  run_ctest --test-dir build-asan -L unit -j2 --output-on-failure
+  run_ctest --test-dir build-fuzz -L fuzz -j2 --output-on-failure
+  stamp "unit tests (release build), without the kvm label"
+  run_ctest --test-dir build -LE kvm -j2 --output-on-failure
+  stamp "kvm-labelled tests in the KVM host VM: asan+ubsan unit tests, then release unit tests and boots"
+  bash scripts/kvm-vm/run.sh bash scripts/test-kvm-labelled.sh
+  stamp "done"
+  exit 0
 fi
 
 stamp "unit + fuzz tests (asan+ubsan build)"
-run_ctest --test-dir build-asan -L unit -j2 --output-on-failure
+run_ctest --test-dir build-asan -L 'unit|kvm' -LE integration -j2 --output-on-failure
 run_ctest --test-dir build-fuzz -L fuzz -j2 --output-on-failure
 
 stamp "all tests (release build): unit, integration boots"

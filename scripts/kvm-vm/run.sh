@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs a command, from the current folder and with the current environment,
+# on a machine with /dev/kvm: a QEMU (TCG) VM whose CPU has AMD SVM, where
+# Debian's kernel loads kvm_amd. For hosts without /dev/kvm (a KVM that will
+# not nest, a container): the tests that need KVM then run here, on a real
+# KVM, inside the VM. The VM sees the host's root file system read-only and
+# the repository writable at the same path, so build trees and caches work
+# unchanged; /tmp and /run are its own. Exits with the command's status.
+#   scripts/kvm-vm/run.sh COMMAND [ARG...]
+# WREN_VM_MEMORY (default 6G) and WREN_VM_TIMEOUT (seconds, default 3000).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+(($#)) || { echo "usage: $0 COMMAND [ARG...]" >&2; exit 2; }
+case $PWD/ in "$repo"/*) ;; *) echo "kvm-vm: run it from inside $repo" >&2; exit 2 ;; esac
+
+eval "$(bash "$here/build.sh" | grep -E '^(KERNEL|INITRD)=')"
+job=$(mktemp -d)
+trap 'rm -rf "$job"' EXIT
+{
+  export -p | grep -v -E '^declare -x (PWD|OLDPWD|SHLVL|_|TERM)='
+  printf 'cd %q\n' "$PWD"
+  printf '%q ' "$@"
+  echo
+} >"$job/command"
+
+share=security_model=none,multidevs=remap
+timeout --foreground "${WREN_VM_TIMEOUT:-3000}" qemu-system-x86_64 \
+  -accel tcg,thread=multi -cpu "${WREN_VM_CPU:-max}" -smp "$(nproc)" -m "${WREN_VM_MEMORY:-6G}" \
+  -nographic -no-reboot -net none \
+  -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 quiet panic=-1 wren.repo=$repo" \
+  -virtfs "local,path=/,mount_tag=hostroot,readonly=on,$share" \
+  -virtfs "local,path=$repo,mount_tag=repo,$share" \
+  -virtfs "local,path=$job,mount_tag=job,$share" </dev/null | sed -u 's/\r$//' || true
+if [[ ! -s $job/status ]]; then
+  echo "kvm-vm: the VM ended without the command's exit status (crashed or timed out)" >&2
+  exit 1
+fi
+exit "$(cat "$job/status")"
