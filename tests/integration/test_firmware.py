@@ -95,9 +95,15 @@ with tempfile.TemporaryDirectory(prefix="wren-fw-") as tmp, Netns(host_ip=f"{HOS
         "echo WREN-IPXE-FAILED\n")
     http_log = Path(tmp) / "http.log"
     with open(http_log, "w") as http_out:
-        server = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-m", "http.server", str(PORT),
-                                   "--bind", HOST_IP, "--directory", str(served)],
+        server = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-u", "-m", "http.server",
+                                   str(PORT), "--bind", HOST_IP, "--directory", str(served)],
                                   stdout=http_out, stderr=subprocess.STDOUT)
+    # It prints "Serving HTTP" once it listens. Where guests boot in seconds
+    # and Python starts slowly (the KVM host VM), iPXE would otherwise connect
+    # first and be refused.
+    deadline = time.time() + 120
+    while "Serving HTTP" not in http_log.read_text() and server.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
     try:
         wren_args = harness.boot_args(guest, script=str(script), tap=ns.tap)
         transport_mode = re.search(r"transport=(\w+)", " ".join(wren_args)).group(1)
