@@ -1,6 +1,6 @@
 """Issue 16: a third-party QMP client drives Wren. DigitalOcean's go-qemu
 (Debian's golang-github-digitalocean-go-qemu-dev, written for QEMU) is built
-into tests/integration/qmp_client and, against one booted guest: connects
+from tests/integration/qmp_client by CMake and, against one booted guest: connects
 and negotiates, runs query-status, query-commands, query-version and
 query-rx-filter through go-qemu's generated QAPI types, stops and continues
 the guest (STOP and RESUME events), and powers it off with system_powerdown.
@@ -8,8 +8,7 @@ The guest has no userspace, so the test module (step "powerbutton") acts on
 the power button's KEY_POWER as logind would and calls kernel_power_off(). Wren must exit 0
 after the guest's ACPI shutdown."""
 
-import os
-import shutil
+import argparse
 import subprocess
 from pathlib import Path
 
@@ -17,23 +16,11 @@ import harness
 from guest_net import GUEST_MAC, IP_CONFIG
 from harness import Check, Netns, Wren, log
 
-HERE = Path(__file__).resolve().parent
-GOPATH = "/usr/share/gocode"  # Debian's Go library sources; the build is offline
-
-
-def build_client(out_dir):
-    """Builds the Go client in GOPATH mode against Debian's sources; returns its path."""
-    go = shutil.which("go")
-    if not go:
-        raise SystemExit("go not found: bash scripts/install-deps.sh golang-go golang-github-digitalocean-go-qemu-dev")
-    if not (Path(GOPATH) / "src/github.com/digitalocean/go-qemu/qmp").is_dir():
-        raise SystemExit("go-qemu not found: bash scripts/install-deps.sh golang-github-digitalocean-go-qemu-dev")
-    binary = Path(out_dir) / "qmp_client"
-    env = dict(os.environ, GO111MODULE="off", GOPATH=GOPATH, GOFLAGS="", GOPROXY="off",
-               GOCACHE=str(Path(out_dir) / "go-cache"))
-    subprocess.run([go, "build", "-o", str(binary), "."], cwd=HERE / "qmp_client", env=env, check=True)
-    return binary
-
+parser = argparse.ArgumentParser()
+parser.add_argument("--client", required=True, help="the go-qemu client, built by CMake (tests/integration/qmp_client)")
+client = Path(parser.parse_args().client)
+if not client.is_file():
+    raise SystemExit(f"{client} is missing: build the release tree (bash scripts/build.sh)")
 
 kernel, initrd = harness.guest_images()
 check = Check()
@@ -41,7 +28,6 @@ cmdline = " ".join([harness.compat_cmdline(), IP_CONFIG, "wren_test.steps=powerb
 
 with Netns() as ns, Wren(ns, ["--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline, "--cpus", "1",
                               "--memory", "256M", "--net", f"tap=tap0,mac={GUEST_MAC}"], name="qmp") as vm:
-    client = build_client(vm.workdir)
     vm.wait_for(r"WREN-TEST: ready mac=" + GUEST_MAC)
     # Linux's ACPI button driver binds the FADT's fixed power button and
     # reports KEY_POWER, on which the module acts as userspace would.
