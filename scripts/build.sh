@@ -16,5 +16,8 @@ if command -v ccache >/dev/null; then
   flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S "$repo" -B "$dir" -G Ninja "${flags[@]}" >/dev/null
-ninja -C "$dir" -j"$(nproc)"
+# The fuzz tree needs only its fuzzers; the other trees build everything.
+targets=()
+[[ $kind == fuzz ]] && targets=(fuzz_targets)
+ninja -C "$dir" -j"$(nproc)" "${targets[@]}"
 echo "$dir"
