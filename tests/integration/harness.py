@@ -239,17 +239,22 @@ class Wren:
     def console(self):
         return self.serial.read_text(errors="replace") if self.serial.exists() else ""
 
-    def wait_for(self, pattern, timeout=BOOT_TIMEOUT, start=0):
-        """Waits until `pattern` (regex) appears in the console at or after offset `start`."""
+    def stderr_text(self):
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def wait_for(self, pattern, timeout=BOOT_TIMEOUT, start=0, text=None):
+        """Waits until `pattern` (regex) appears in the console (or in what
+        `text` returns, e.g. self.stderr_text) at or after offset `start`."""
         rx = re.compile(pattern)
+        read = text or self.console
         deadline = time.time() + timeout
         while time.time() < deadline:
-            m = rx.search(self.console(), start)
+            m = rx.search(read(), start)
             if m:
                 return m
             if self.proc.poll() is not None:
                 raise AssertionError(f"wren exited ({self.proc.returncode}) before /{pattern}/ appeared")
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise AssertionError(f"timed out after {timeout}s waiting for /{pattern}/")
 
     def wait_exit(self, timeout=300):

@@ -13,6 +13,7 @@ three migrations from host A to host B:
 
 import re
 import subprocess
+import sys
 import time
 
 import harness
@@ -77,8 +78,21 @@ def last_counter(vm):
     return int(found[-1]) if found else -1
 
 
-def destination(ns_b, name, memory="256M"):
-    return Wren(ns_b, ["--incoming", f"tcp:{HOST_B_IP}:{PORT}", *machine(memory)], name=name)
+class destination(Wren):
+    """A destination VMM, entered once it listens (a fixed pause raced it
+    where the VMM starts slowly)."""
+
+    def __init__(self, ns_b, name, memory="256M"):
+        super().__init__(ns_b, ["--incoming", f"tcp:{HOST_B_IP}:{PORT}", *machine(memory)], name=name)
+
+    def __enter__(self):
+        super().__enter__()
+        try:
+            self.wait_for(r"waiting for a migration on", timeout=120, text=self.stderr_text)
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
 
 
 with Netns(bridge=True) as a, Netns(bridge=True, host_ip=f"{HOST_B_IP}/24") as b:
@@ -93,7 +107,6 @@ with Netns(bridge=True) as a, Netns(bridge=True, host_ip=f"{HOST_B_IP}/24") as b
 
         # 1. A destination with twice the memory refuses before any page moves.
         with destination(b, "dest-mismatch", memory="512M") as dst:
-            time.sleep(1)
             migrate(src)
             result = wait_migration(src)
             log(f"mismatch migration: {result}")
@@ -108,7 +121,6 @@ with Netns(bridge=True) as a, Netns(bridge=True, host_ip=f"{HOST_B_IP}/24") as b
         a.run("tc", "qdisc", "add", "dev", "veth0", "root", "tbf", "rate", "8mbit", "burst", "32kb",
               "latency", "400ms")
         with destination(b, "dest-cut") as dst:
-            time.sleep(1)
             migrate(src, timeout_s=300, io_timeout_s=5)
             wait_migration(src, timeout=120, until=("active",))
             time.sleep(3)
@@ -133,7 +145,6 @@ with Netns(bridge=True) as a, Netns(bridge=True, host_ip=f"{HOST_B_IP}/24") as b
                                   stdout=subprocess.PIPE, text=True)
         events = EventWatcher(src.api)
         with destination(b, "dest") as dst:
-            time.sleep(1)
             # The operator's way: `wren migrate` follows the progress and exits 0 on success.
             client = subprocess.run(["ip", "netns", "exec", a.name, harness.wren_binary(), "migrate", "--api",
                                      f"unix:{src.api}", "--downtime-ms", "300", f"tcp:{HOST_B_IP}:{PORT}"],
