@@ -26,7 +26,7 @@ trap 'rm -rf "$job"' EXIT
 
 share=security_model=none,multidevs=remap
 timeout --foreground "${WREN_VM_TIMEOUT:-3000}" qemu-system-x86_64 \
-  -accel tcg,thread=multi -cpu "${WREN_VM_CPU:-max}" -smp "$(nproc)" -m "${WREN_VM_MEMORY:-6G}" \
+  -accel tcg,thread=multi -cpu "${WREN_VM_CPU:-max,la57=off}" -smp "$(nproc)" -m "${WREN_VM_MEMORY:-6G}" \
   -nographic -no-reboot -net none \
   -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 quiet panic=-1 wren.repo=$repo" \
   -virtfs "local,path=/,mount_tag=hostroot,readonly=on,$share" \
