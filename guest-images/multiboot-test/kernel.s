@@ -7,7 +7,9 @@
 # HPET and port 0x92, then writes the number N from an `exit=N` word of its
 # command line (0 without one) to the isa-debug-exit port 0xf4, so the VMM
 # exits with status (N << 1) | 1. With a `reset92` word it first resets the
-# machine through port 0x92 (and says so if that did not stop it).
+# machine through port 0x92 (and says so if that did not stop it). With a
+# `hostile` word it skips the probes and runs hostile.c instead: a broken
+# virtio-net driver; then it exits with N as well (0x7e without a NIC).
 #
 # Flat 32-bit protected mode, no paging. Interrupts are on only while the
 # probes wait for them; the 8259s and LINT0 stay masked. Assembled twice:
@@ -194,12 +196,21 @@ module_next:
 	incl %edi
 	jmp module_next
 
-6:	call testdev_probe
+6:	call hostile_requested
+	testl %eax, %eax
+	jz 8f
+	call hostile_main                # hostile.c: the broken virtio-net driver
+	testl %eax, %eax
+	jz 9f                            # every case ran: exit=N as usual
+	movl $0x7e, %eax
+	jmp exit
+8:	call testdev_probe
 	call iomem_probe
 	call setup_interrupts
 	call irq_probe
 	call hpet_probe
 	call port92_probe
+9:	movl info_ptr, %ebx
 	xorl %eax, %eax
 	testl $MBI_HAS_CMDLINE, MBI_FLAGS(%ebx)
 	jz 7f
@@ -536,6 +547,21 @@ port92_probe:
 9:	popal
 	ret
 
+# hostile_requested: %eax = 1 if the command line has the word `hostile`.
+hostile_requested:
+	pushl %esi
+	pushl %edi
+	xorl %eax, %eax
+	movl info_ptr, %esi
+	testl $MBI_HAS_CMDLINE, MBI_FLAGS(%esi)
+	jz 1f
+	movl MBI_CMDLINE(%esi), %esi
+	movl $word_hostile, %edi
+	call has_word
+1:	popl %edi
+	popl %esi
+	ret
+
 # has_word: %eax = 1 if the NUL-terminated word at %edi is a whole word of
 # the string at %esi, else 0.
 has_word:
@@ -781,6 +807,7 @@ msg_port92:	.asciz "port92: "
 msg_resetting:	.asciz "port92: resetting\n"
 msg_no_reset:	.asciz "port92: no reset\n"
 word_reset92:	.asciz "reset92"
+word_hostile:	.asciz "hostile"
 testdev_out:	.byte 0x11, 0x22, 0x33
 
 	.data
