@@ -55,6 +55,7 @@ HELPER = r"""
 import socket, struct, sys, threading, time
 tap = sys.argv[1]
 cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+cap.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
 cap.bind((tap, 0))
 out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 out.bind((tap, 0))
@@ -186,7 +187,8 @@ with Netns() as ns:
                           c["tx_dropped_too_big"] >= 2, c)
                 if name == "tx-many-pieces":
                     for tag in ("pieces-direct", "pieces-indirect"):
-                        check(f"tx-many-pieces: the {tag} frame arrives on the TAP", helper.saw(tag), helper.captured)
+                        check(f"tx-many-pieces: the {tag} frame arrives on the TAP", helper.saw(tag),
+                              f"captured {helper.captured}, counters {c}")
                 if name == "rx-short":
                     check("rx-short: query-counters shows frames dropped for buffers too short",
                           before is not None and c["rx_dropped_too_big"] > before["rx_dropped_too_big"],
