@@ -342,6 +342,19 @@ static void make_frame(uint32_t at, const char* tag, uint32_t len) {
   for (const char* p = tag; *p; ++p) f[n++] = (uint8_t)*p;
 }
 
+/* Publishes TX chain `head`, kicks, and waits until `target` chains are used. */
+static uint16_t kick_tx(uint16_t head, uint16_t target) {
+  push(1, TX_RING + 0x1000, head);
+  notify(1);
+  return wait_used(TX_RING + 0x2000, target, 2000);
+}
+
+/* t[0] the header, then the frame at `frame` in count - 1 one-byte pieces. */
+static void one_byte_pieces(struct desc* t, uint16_t count, uint32_t frame) {
+  set_desc(&t[0], HEADER, nic.hdr_len, D_NEXT, 1);
+  for (uint16_t i = 1; i < count; ++i) set_desc(&t[i], frame + i - 1, 1, i < count - 1 ? D_NEXT : 0, (uint16_t)(i + 1));
+}
+
 static void report(const char* name, const char* what, uint16_t used) {
   uint8_t s = status();
   print("hostile: ");
@@ -406,9 +419,7 @@ static void recover(const char* name) {
     make_frame(FRAME, tag, 60);
     set_desc(&descs(TX_RING)[0], HEADER, nic.hdr_len, D_NEXT, 1);
     set_desc(&descs(TX_RING)[1], FRAME, 60, 0, 0);
-    push(1, TX_RING + 0x1000, 0);
-    notify(1);
-    used = wait_used(TX_RING + 0x2000, 1, 2000);
+    used = kick_tx(0, 1);
   }
   report(name, " recovered", used);
   print("\n");
@@ -432,9 +443,7 @@ static void case_tx_oversized(void) {
     set_desc(&d[2], HEADER, nic.hdr_len, D_NEXT, 3);
     for (uint16_t i = 3; i < 203; ++i) set_desc(&d[i], BIG, 0x1000000, i < 202 ? D_NEXT : 0, (uint16_t)(i + 1));
     push(1, TX_RING + 0x1000, 0);
-    push(1, TX_RING + 0x1000, 2);
-    notify(1);
-    used = wait_used(TX_RING + 0x2000, 2, 2000);
+    used = kick_tx(2, 2);
   }
   report("tx-oversized", 0, used);
   print("\n");
@@ -448,22 +457,13 @@ static void case_tx_many_pieces(void) {
     driver_ok();
     struct desc* d = descs(TX_RING);
     make_frame(FRAME, "pieces-direct", 255);
-    set_desc(&d[0], HEADER, nic.hdr_len, D_NEXT, 1);
-    for (uint16_t i = 1; i < QSIZE; ++i)
-      set_desc(&d[i], FRAME + i - 1, 1, i < QSIZE - 1 ? D_NEXT : 0, (uint16_t)(i + 1));
-    push(1, TX_RING + 0x1000, 0);
-    notify(1);
-    used = wait_used(TX_RING + 0x2000, 1, 2000);
+    one_byte_pieces(d, QSIZE, FRAME);
+    used = kick_tx(0, 1);
     if (used == 1) {
-      struct desc* t = descs(INDIRECT_TABLE);
       make_frame(FRAME + 0x400, "pieces-indirect", 1023);
-      set_desc(&t[0], HEADER, nic.hdr_len, D_NEXT, 1);
-      for (uint16_t i = 1; i < 1024; ++i)
-        set_desc(&t[i], FRAME + 0x400 + i - 1, 1, i < 1023 ? D_NEXT : 0, (uint16_t)(i + 1));
+      one_byte_pieces(descs(INDIRECT_TABLE), 1024, FRAME + 0x400);
       set_desc(&d[0], INDIRECT_TABLE, 1024 * 16, D_INDIRECT, 0);
-      push(1, TX_RING + 0x1000, 0);
-      notify(1);
-      used = wait_used(TX_RING + 0x2000, 2, 2000);
+      used = kick_tx(0, 2);
     }
   }
   report("tx-many-pieces", 0, used);
@@ -475,14 +475,10 @@ static void case_tx_too_many_pieces(void) {
   uint16_t used = 0;
   if (begin() && setup_ring(1, TX_RING)) {
     driver_ok();
-    struct desc* t = descs(INDIRECT_TABLE);
     make_frame(FRAME, "too-many-pieces", 1024);
-    set_desc(&t[0], HEADER, nic.hdr_len, D_NEXT, 1);
-    for (uint16_t i = 1; i < 1025; ++i) set_desc(&t[i], FRAME + i - 1, 1, i < 1024 ? D_NEXT : 0, (uint16_t)(i + 1));
+    one_byte_pieces(descs(INDIRECT_TABLE), 1025, FRAME);
     set_desc(&descs(TX_RING)[0], INDIRECT_TABLE, 1025 * 16, D_INDIRECT, 0);
-    push(1, TX_RING + 0x1000, 0);
-    notify(1);
-    used = wait_used(TX_RING + 0x2000, 1, 2000);
+    used = kick_tx(0, 1);
   }
   report("tx-too-many-pieces", 0, used);
   print("\n");
@@ -549,9 +545,7 @@ static void case_buffer_outside_ram(void) {
     driver_ok();
     set_desc(&descs(TX_RING)[0], HEADER, nic.hdr_len, D_NEXT, 1);
     set_desc(&descs(TX_RING)[1], OUTSIDE_RAM, 60, 0, 0);
-    push(1, TX_RING + 0x1000, 0);
-    notify(1);
-    used = wait_used(TX_RING + 0x2000, 1, 2000);
+    used = kick_tx(0, 1);
   }
   report("buffer-outside-ram", 0, used);
   print("\n");
@@ -569,9 +563,7 @@ static void case_queue_size_npot(void) {
       make_frame(FRAME, "queue-size-npot", 60);
       set_desc(&descs(TX_RING)[0], HEADER, nic.hdr_len, D_NEXT, 1);
       set_desc(&descs(TX_RING)[1], FRAME, 60, 0, 0);
-      push(1, TX_RING + 0x1000, 0);
-      notify(1);
-      used = wait_used(TX_RING + 0x2000, 1, 2000);
+      used = kick_tx(0, 1);
     }
   }
   report("queue-size-npot", 0, used);

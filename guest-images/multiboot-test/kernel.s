@@ -196,7 +196,8 @@ module_next:
 	incl %edi
 	jmp module_next
 
-6:	call hostile_requested
+6:	movl $word_hostile, %edi
+	call cmdline_has_word
 	testl %eax, %eax
 	jz 8f
 	call hostile_main                # hostile.c: the broken virtio-net driver
@@ -527,12 +528,8 @@ port92_probe:
 	movb hex_digits(%eax), %al
 	call putc
 	call newline
-	movl info_ptr, %ecx
-	testl $MBI_HAS_CMDLINE, MBI_FLAGS(%ecx)
-	jz 9f
-	movl MBI_CMDLINE(%ecx), %esi
 	movl $word_reset92, %edi
-	call has_word
+	call cmdline_has_word
 	testl %eax, %eax
 	jz 9f
 	movl $msg_resetting, %eax
@@ -547,19 +544,17 @@ port92_probe:
 9:	popal
 	ret
 
-# hostile_requested: %eax = 1 if the command line has the word `hostile`.
-hostile_requested:
+# cmdline_has_word: %eax = 1 if the kernel's command line has the
+# NUL-terminated word at %edi, else 0 (also without a command line).
+cmdline_has_word:
 	pushl %esi
-	pushl %edi
 	xorl %eax, %eax
 	movl info_ptr, %esi
 	testl $MBI_HAS_CMDLINE, MBI_FLAGS(%esi)
 	jz 1f
 	movl MBI_CMDLINE(%esi), %esi
-	movl $word_hostile, %edi
 	call has_word
-1:	popl %edi
-	popl %esi
+1:	popl %esi
 	ret
 
 # has_word: %eax = 1 if the NUL-terminated word at %edi is a whole word of
