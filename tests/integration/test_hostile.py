@@ -58,20 +58,25 @@ HELPER = r"""
 import socket, struct, sys, threading, time
 tap = sys.argv[1]
 cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-cap.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+cap.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)  # past rmem_max (root)
 cap.bind((tap, 0))
 out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 out.bind((tap, 0))
+lock = threading.Lock()
+def say(line):  # one whole line at a time: both threads report
+    with lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 def capture():
     while True:
         f = cap.recv(65536)
         i = f.find(b"WRENHOSTILE:")
         if i >= 0:
             tag = f[i + 12:].split(b"\0", 1)[0].decode(errors="replace")
-            print("captured", tag, len(f), flush=True)
+            say(f"captured {tag} {len(f)}")
 threading.Thread(target=capture, daemon=True).start()
 src = bytes.fromhex("020000000001")
-print("ready", flush=True)
+say("ready")
 for line in sys.stdin:
     word = line.strip()
     if word == "go":
@@ -80,7 +85,7 @@ for line in sys.stdin:
         for _ in range(5):
             out.send(b"\xff" * 6 + src + struct.pack("!H", 0x88B7) + b"WRENBURST".ljust(86, b"\0"))
             time.sleep(0.1)
-    print("sent", word, flush=True)
+    say(f"sent {word}")
 """
 
 LINE = re.compile(r"hostile: (\S+)( recovered)? status=0x([0-9a-f]{2}) needs_reset=(\d) used=(\d+)(.*)")
