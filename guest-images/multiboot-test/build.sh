@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the multiboot test kernel from kernel.s with binutils (as --32,
-# ld -m elf_i386) into OUTDIR, in two forms:
+# Builds the multiboot test kernel from kernel.s (binutils: as --32,
+# ld -m elf_i386) and hostile.c (its `hostile` mode, gcc -m32 freestanding)
+# into OUTDIR, in two forms:
 #   multiboot-test.elf       ELF32; the loader follows its program headers
 #   multiboot-test-aout.bin  flat image; the loader follows the header's
 #                            address fields (multiboot flag 16, "a.out kludge")
@@ -12,11 +13,15 @@ out=${1:?usage: build.sh OUTDIR}
 mkdir -p "$out"
 link() { ld -m elf_i386 -T "$here/link.ld" --no-warn-rwx-segments -o "$@"; }
 
+gcc -m32 -march=i686 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables \
+    -fcf-protection=none -mno-sse -mgeneral-regs-only -O2 -Wall -Wextra -Werror \
+    -c -o "$out/hostile.o" "$here/hostile.c"
+
 as --32 -o "$out/kernel-elf.o" "$here/kernel.s"
-link "$out/multiboot-test.elf" "$out/kernel-elf.o"
+link "$out/multiboot-test.elf" "$out/kernel-elf.o" "$out/hostile.o"
 
 as --32 --defsym AOUT_KLUDGE=1 -o "$out/kernel-aout.o" "$here/kernel.s"
-link "$out/kernel-aout.elf" "$out/kernel-aout.o"
+link "$out/kernel-aout.elf" "$out/kernel-aout.o" "$out/hostile.o"
 objcopy -O binary "$out/kernel-aout.elf" "$out/multiboot-test-aout.bin"
 
 echo "$out/multiboot-test.elf"

@@ -7,7 +7,9 @@
 # HPET and port 0x92, then writes the number N from an `exit=N` word of its
 # command line (0 without one) to the isa-debug-exit port 0xf4, so the VMM
 # exits with status (N << 1) | 1. With a `reset92` word it first resets the
-# machine through port 0x92 (and says so if that did not stop it).
+# machine through port 0x92 (and says so if that did not stop it). With a
+# `hostile` word it skips the probes and runs hostile.c instead: a broken
+# virtio-net driver; then it exits with N as well (0x7e without a NIC).
 #
 # Flat 32-bit protected mode, no paging. Interrupts are on only while the
 # probes wait for them; the 8259s and LINT0 stay masked. Assembled twice:
@@ -194,12 +196,22 @@ module_next:
 	incl %edi
 	jmp module_next
 
-6:	call testdev_probe
+6:	movl $word_hostile, %edi
+	call cmdline_has_word
+	testl %eax, %eax
+	jz 8f
+	call hostile_main                # hostile.c: the broken virtio-net driver
+	testl %eax, %eax
+	jz 9f                            # every case ran: exit=N as usual
+	movl $0x7e, %eax
+	jmp exit
+8:	call testdev_probe
 	call iomem_probe
 	call setup_interrupts
 	call irq_probe
 	call hpet_probe
 	call port92_probe
+9:	movl info_ptr, %ebx
 	xorl %eax, %eax
 	testl $MBI_HAS_CMDLINE, MBI_FLAGS(%ebx)
 	jz 7f
@@ -516,12 +528,8 @@ port92_probe:
 	movb hex_digits(%eax), %al
 	call putc
 	call newline
-	movl info_ptr, %ecx
-	testl $MBI_HAS_CMDLINE, MBI_FLAGS(%ecx)
-	jz 9f
-	movl MBI_CMDLINE(%ecx), %esi
 	movl $word_reset92, %edi
-	call has_word
+	call cmdline_has_word
 	testl %eax, %eax
 	jz 9f
 	movl $msg_resetting, %eax
@@ -534,6 +542,19 @@ port92_probe:
 	movl $msg_no_reset, %eax
 	call puts
 9:	popal
+	ret
+
+# cmdline_has_word: %eax = 1 if the kernel's command line has the
+# NUL-terminated word at %edi, else 0 (also without a command line).
+cmdline_has_word:
+	pushl %esi
+	xorl %eax, %eax
+	movl info_ptr, %esi
+	testl $MBI_HAS_CMDLINE, MBI_FLAGS(%esi)
+	jz 1f
+	movl MBI_CMDLINE(%esi), %esi
+	call has_word
+1:	popl %esi
 	ret
 
 # has_word: %eax = 1 if the NUL-terminated word at %edi is a whole word of
@@ -781,6 +802,7 @@ msg_port92:	.asciz "port92: "
 msg_resetting:	.asciz "port92: resetting\n"
 msg_no_reset:	.asciz "port92: no reset\n"
 word_reset92:	.asciz "reset92"
+word_hostile:	.asciz "hostile"
 testdev_out:	.byte 0x11, 0x22, 0x33
 
 	.data
