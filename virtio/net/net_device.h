@@ -63,6 +63,9 @@ struct NetDeviceOptions {
   MacAddress mac;             // must be a station address (unicast, non-zero)
   uint16_t queue_pairs = 1;   // 1..kNetMaxQueuePairs; the backend must have this many queues
   bool mac_change = false;    // offer CTRL_MAC_ADDR (the guest may change its MAC)
+  // Drop (and count) transmitted frames whose source is not the NIC's
+  // current MAC (the configured one, or the one the guest set with mac-change).
+  bool mac_lock = false;
   uint16_t queue_size = 256;  // power of two
 };
 
@@ -78,6 +81,7 @@ struct NetCounters {
   uint64_t tx_bytes = 0;
   uint64_t tx_dropped_header = 0;   // malformed guest header
   uint64_t tx_dropped_too_big = 0;  // frame above kMaxTxFrameBytes
+  uint64_t tx_dropped_spoofed = 0;  // mac-lock: source address not the NIC's current MAC
   uint64_t tx_errors = 0;           // backend write errors
   uint64_t ctrl_ok = 0;
   uint64_t ctrl_err = 0;
@@ -254,6 +258,8 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   std::optional<DescriptorChain> next_rx_chain(Queue& q, Delivery& none);
   void process_tx(uint16_t pair);
   Send send_chain(uint16_t pair, const DescriptorChain& chain);
+  // mac-lock: whether the frame after the header comes from the current MAC.
+  bool sent_from_own_mac(const DescriptorChain& chain) const;
   void process_ctrl(uint16_t index);  // index: the control queue's
   // Serves `q` chain by chain with `serve` (false: stop, it put the chain
   // back) until the queue is empty (kicks re-enabled and re-checked, so none
