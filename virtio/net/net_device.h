@@ -183,7 +183,9 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   // If the device is active with the same features, the state is applied at
   // once; otherwise it is kept for the next activate() (the transport's
   // restore re-activates the device), which adopts it if the features match.
-  // nullopt = applied or kept.
+  // Either way the host side an active state needs is installed here, so a
+  // host that refuses it fails the import (the migration source keeps the
+  // guest) and the device is left as it was. nullopt = applied or kept.
   [[nodiscard]] std::optional<std::string> restore(const ValidState& state);
   // validate() then restore(): for callers that hold a single device.
   [[nodiscard]] std::optional<std::string> restore(const State& state);
@@ -248,6 +250,11 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   // Moves the host side from `old` to `next`, counting and logging a failure;
   // a failed rollback sets NEEDS_RESET.
   HostSide::Outcome change_host_side_locked(const NetControlState& old, const NetControlState& next);
+  HostSide::Outcome change_host_side_locked(const HostSettings& old, const HostSettings& next);
+  // Installs the host side a restored active state needs (header size,
+  // filter, offloads, queues), from what this device has now. The host's
+  // refusal (rolled back), or nullopt.
+  std::optional<std::string> apply_restored_host_side_locked(const State& state);
   bool adopt_locked(const State& state);
   void process_rx(uint16_t tap);
   bool read_frame(uint16_t tap);  // false: nothing to read now (wait armed)

@@ -853,6 +853,71 @@ TEST_F(NetDeviceTest, RestoreIntoAnActiveDevice) {
   EXPECT_NE(dev->restore(other), std::nullopt) << "features differ from the active device's";
 }
 
+// Issue 13: a restored state whose host side the host refuses fails the
+// restore (and with it the import) instead of being logged and adopted.
+TEST_F(NetDeviceTest, RestoreFailsWhenTheHostRefusesItsSide) {
+  ASSERT_TRUE(activate(kBase));
+  ASSERT_EQ(rx_mode(VIRTIO_NET_CTRL_RX_PROMISC, false), VIRTIO_NET_OK);
+  const auto saved = dev->save();
+
+  struct Refusal {
+    const char* name;
+    std::function<void(test::SocketPairBackend::Shared&)> script;
+  };
+  for (const Refusal& r : {
+           Refusal{"filter",
+                   [](auto& h) {
+                     h.filter_results = {false, true};
+                   }},
+           Refusal{"offloads",
+                   [](auto& h) {
+                     h.offload_results = {false, true};
+                   }},
+           Refusal{"queue attach",
+                   [](auto& h) {
+                     h.queue_results = {false, true};
+                   }},
+           Refusal{"header size", [](auto& h) { h.refuse_header_size = true; }},
+       }) {
+    SCOPED_TRACE(r.name);
+    // A fresh destination device, restored before its activation.
+    auto backend = std::make_unique<test::SocketPairBackend>(1);
+    auto host2 = backend->shared();
+    NetDeviceOptions opts;
+    opts.mac = kOwn;
+    auto dev2 = NetDevice::create(opts, std::move(backend), io);
+    r.script(*host2);
+    const auto refusal = dev2->restore(saved);
+    ASSERT_TRUE(refusal.has_value()) << "before the fix: kept, and the activation only logged the refusal";
+    EXPECT_NE(refusal->find("fake-tap refused"), std::string::npos) << *refusal;
+    EXPECT_EQ(dev2->save(), NetDevice::State{}) << "nothing restored";
+    if (!host2->filters.empty()) {
+      EXPECT_EQ(host2->filters.back(), HostFilter{}) << "rolled back to the reset filter";
+    }
+    // The activation the transport's restore would make starts from the reset state.
+    std::vector<Queue> queues2;
+    for (int i = 0; i < 3; ++i) queues2.emplace_back(256, "q");
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(queues2[i].restore(queues[i].save(), mem));
+    host2->refuse_header_size = false;
+    ASSERT_TRUE(dev2->activate({kBase, &mem, std::span<Queue>(queues2)}));
+    EXPECT_TRUE(dev2->query_rx_filter().filter.promisc) << "the saved state was not kept for later";
+  }
+
+  // Into an active device: refused, and the device keeps its state.
+  auto state = saved;
+  state.control.rx_filter.allmulti = true;
+  host->filter_results = {false, true};
+  const auto refusal = dev->restore(state);
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(dev->save(), saved);
+  EXPECT_EQ(dev->query_rx_filter().installed, compute_host_filter(saved.control.rx_filter, true));
+  EXPECT_EQ(events.needs_reset, 0);
+  host->filter_results = {false, false};  // the rollback fails too: the device needs a reset
+  EXPECT_TRUE(dev->restore(state).has_value());
+  EXPECT_EQ(events.needs_reset, 1);
+  EXPECT_EQ(dev->save(), saved);
+}
+
 TEST_F(NetDeviceTest, RestoreRejectsInvalidState) {
   ASSERT_TRUE(activate(kMrg));
   const auto good = dev->save();
