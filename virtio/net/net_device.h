@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "virtio/device.h"
+#include "virtio/device_turn.h"
 #include "virtio/net/ctrl_command.h"
 #include "virtio/net/host_side.h"
 #include "virtio/net/net_backend.h"
@@ -219,19 +220,17 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
 
   // One turn of device work: lock, run `work`, send the interrupts it made
   // due, take the events it raised, unlock, then fire them (a listener may
-  // call back into the device). A host-side exception in `work` (an
-  // allocation, a backend) must not end the VMM: the device needs a reset.
+  // call back into the device). A host-side exception in `work` or in the
+  // interrupts must not end the VMM: the device needs a reset
+  // (run_device_turn).
   template <typename Work>
   void locked_turn(Work&& work) {
     Events events;
     {
       std::lock_guard lock(mutex_);
-      try {
-        std::forward<Work>(work)();
-      } catch (const std::exception& e) {
-        fail_device(std::string("internal error: ") + e.what());
-      }
-      flush_notifications();
+      const auto fail = [this](const std::string& why) { fail_device(why); };
+      run_device_turn(std::forward<Work>(work), fail);
+      run_device_turn([this] { flush_notifications(); }, fail);
       events = std::exchange(events_, Events{});
     }
     fire(events);
