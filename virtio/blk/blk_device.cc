@@ -122,7 +122,12 @@ void BlkDevice::write_config(uint32_t offset, std::span<const uint8_t> in) {
 // ---- Activation --------------------------------------------------------------------
 
 bool BlkDevice::activate(const ActivationContext& context) {
-  std::lock_guard lock(mutex_);
+  bool activated = false;
+  locked_turn([&] { activated = activate_locked(context); });
+  return activated;
+}
+
+bool BlkDevice::activate_locked(const ActivationContext& context) {
   if (!accept_features(context.features) || !context.memory || context.queues.size() < num_queues()) return false;
   features_ = context.features;
   memory_ = context.memory;
@@ -146,7 +151,6 @@ bool BlkDevice::activate(const ActivationContext& context) {
   arm_completion_wait();
   // A driver may publish requests before DRIVER_OK.
   for (uint16_t q = 0; q < num_queues(); ++q) process_queue(q);
-  flush_notifications();
   return true;
 }
 
@@ -178,10 +182,10 @@ void BlkDevice::wait_all_locked() {
 }
 
 void BlkDevice::queue_notify(uint16_t index) {
-  std::lock_guard lock(mutex_);
-  if (!active_ || index >= num_queues()) return;
-  process_queue(index);
-  flush_notifications();
+  locked_turn([&] {
+    if (!active_ || index >= num_queues()) return;
+    process_queue(index);
+  });
 }
 
 // ---- Requests ----------------------------------------------------------------------
@@ -442,8 +446,9 @@ size_t BlkDevice::reap_locked() {
 }
 
 size_t BlkDevice::poll_completions() {
-  std::lock_guard lock(mutex_);
-  return reap_locked();
+  size_t reaped = 0;
+  locked_turn([&] { reaped = reap_locked(); });
+  return reaped;
 }
 
 void BlkDevice::arm_completion_wait() {
@@ -453,10 +458,13 @@ void BlkDevice::arm_completion_wait() {
                           [weak = weak_from_this()](const boost::system::error_code& ec) {
                             auto self = weak.lock();
                             if (!self || ec == boost::asio::error::operation_aborted) return;
-                            std::lock_guard lock(self->mutex_);
-                            self->wait_armed_ = false;
-                            self->reap_locked();
-                            self->arm_completion_wait();
+                            self->locked_turn([&] {
+                              // Re-armed first: completions keep being reaped (and
+                              // a reset can wait for them) even if this turn fails.
+                              self->wait_armed_ = false;
+                              self->arm_completion_wait();
+                              self->reap_locked();
+                            });
                           });
 }
 
@@ -464,8 +472,10 @@ void BlkDevice::flush_notifications() {
   used_.flush(queues_, memory_, [this](uint16_t q) { signal_used(q); });
 }
 
-void BlkDevice::guest_error(const std::string& what) {
-  if (!needs_reset_logged_) spdlog::warn("disk {}: guest error: {}; device needs reset", options_.name, what);
+void BlkDevice::guest_error(const std::string& what) { fail_device("guest error: " + what); }
+
+void BlkDevice::fail_device(const std::string& why) {
+  if (!needs_reset_logged_) spdlog::warn("disk {}: {}; device needs reset", options_.name, why);
   needs_reset_logged_ = true;
   set_needs_reset();
 }

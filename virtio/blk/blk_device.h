@@ -40,6 +40,7 @@
 #include "virtio/blk/io_engine.h"
 #include "virtio/blk/request.h"
 #include "virtio/device.h"
+#include "virtio/device_turn.h"
 #include "virtio/used_notifications.h"
 
 namespace wren {
@@ -159,7 +160,19 @@ class BlkDevice : public VirtioDevice, public std::enable_shared_from_this<BlkDe
     std::vector<blk::Range> ranges;
   };
 
+  // One turn of device work: lock, run `work`, send the interrupts it made
+  // due. A host-side exception in either sets NEEDS_RESET instead of ending
+  // the VMM (run_device_turn).
+  template <typename Work>
+  void locked_turn(Work&& work) {
+    std::lock_guard lock(mutex_);
+    const auto fail = [this](const std::string& why) { fail_device(why); };
+    run_device_turn(std::forward<Work>(work), fail);
+    run_device_turn([this] { flush_notifications(); }, fail);
+  }
+
   // mutex_ held:
+  bool activate_locked(const ActivationContext& context);
   blk::DiskLimits limits_locked() const;
   void process_queue(uint16_t index);
   // false: no room in the ring; the chain was not taken (caller undoes the pop).
@@ -172,6 +185,8 @@ class BlkDevice : public VirtioDevice, public std::enable_shared_from_this<BlkDe
   uint32_t take_slot();
   void flush_notifications();
   void guest_error(const std::string& what);
+  // Sets NEEDS_RESET (logged once per activation).
+  void fail_device(const std::string& why);
   bool adopt_locked(const State& state);
   void arm_completion_wait();
   void count_status(uint8_t status);

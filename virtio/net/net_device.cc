@@ -214,7 +214,11 @@ bool NetDevice::activate(const ActivationContext& context) {
 HostSide::Outcome NetDevice::change_host_side_locked(const NetControlState& old, const NetControlState& next) {
   // `old` was reached under the same features, or is the reset state,
   // whose filter is promiscuous either way.
-  const auto outcome = host_side_.change(host_settings(old, ctrl_rx()), host_settings(next, ctrl_rx()));
+  return change_host_side_locked(host_settings(old, ctrl_rx()), host_settings(next, ctrl_rx()));
+}
+
+HostSide::Outcome NetDevice::change_host_side_locked(const HostSettings& old, const HostSettings& next) {
+  const auto outcome = host_side_.change(old, next);
   switch (outcome) {
     case HostSide::Outcome::Unchanged:
     case HostSide::Outcome::Applied: break;

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "virtio/device.h"
+#include "virtio/device_turn.h"
 #include "virtio/net/ctrl_command.h"
 #include "virtio/net/host_side.h"
 #include "virtio/net/net_backend.h"
@@ -63,6 +64,9 @@ struct NetDeviceOptions {
   MacAddress mac;             // must be a station address (unicast, non-zero)
   uint16_t queue_pairs = 1;   // 1..kNetMaxQueuePairs; the backend must have this many queues
   bool mac_change = false;    // offer CTRL_MAC_ADDR (the guest may change its MAC)
+  // Drop (and count) transmitted frames whose source is not the NIC's
+  // current MAC (the configured one, or the one the guest set with mac-change).
+  bool mac_lock = false;
   uint16_t queue_size = 256;  // power of two
 };
 
@@ -78,6 +82,7 @@ struct NetCounters {
   uint64_t tx_bytes = 0;
   uint64_t tx_dropped_header = 0;   // malformed guest header
   uint64_t tx_dropped_too_big = 0;  // frame above kMaxTxFrameBytes
+  uint64_t tx_dropped_spoofed = 0;  // mac-lock: source address not the NIC's current MAC
   uint64_t tx_errors = 0;           // backend write errors
   uint64_t ctrl_ok = 0;
   uint64_t ctrl_err = 0;
@@ -179,7 +184,9 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   // If the device is active with the same features, the state is applied at
   // once; otherwise it is kept for the next activate() (the transport's
   // restore re-activates the device), which adopts it if the features match.
-  // nullopt = applied or kept.
+  // Either way the host side an active state needs is installed here, so a
+  // host that refuses it fails the import (the migration source keeps the
+  // guest) and the device is left as it was. nullopt = applied or kept.
   [[nodiscard]] std::optional<std::string> restore(const ValidState& state);
   // validate() then restore(): for callers that hold a single device.
   [[nodiscard]] std::optional<std::string> restore(const State& state);
@@ -213,19 +220,17 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
 
   // One turn of device work: lock, run `work`, send the interrupts it made
   // due, take the events it raised, unlock, then fire them (a listener may
-  // call back into the device). A host-side exception in `work` (an
-  // allocation, a backend) must not end the VMM: the device needs a reset.
+  // call back into the device). A host-side exception in `work` or in the
+  // interrupts must not end the VMM: the device needs a reset
+  // (run_device_turn).
   template <typename Work>
   void locked_turn(Work&& work) {
     Events events;
     {
       std::lock_guard lock(mutex_);
-      try {
-        std::forward<Work>(work)();
-      } catch (const std::exception& e) {
-        fail_device(std::string("internal error: ") + e.what());
-      }
-      flush_notifications();
+      const auto fail = [this](const std::string& why) { fail_device(why); };
+      run_device_turn(std::forward<Work>(work), fail);
+      run_device_turn([this] { flush_notifications(); }, fail);
       events = std::exchange(events_, Events{});
     }
     fire(events);
@@ -244,6 +249,11 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   // Moves the host side from `old` to `next`, counting and logging a failure;
   // a failed rollback sets NEEDS_RESET.
   HostSide::Outcome change_host_side_locked(const NetControlState& old, const NetControlState& next);
+  HostSide::Outcome change_host_side_locked(const HostSettings& old, const HostSettings& next);
+  // Installs the host side a restored active state needs (header size,
+  // filter, offloads, queues), from what this device has now. The host's
+  // refusal (rolled back), or nullopt.
+  std::optional<std::string> apply_restored_host_side_locked(const State& state);
   bool adopt_locked(const State& state);
   void process_rx(uint16_t tap);
   bool read_frame(uint16_t tap);  // false: nothing to read now (wait armed)
@@ -254,6 +264,8 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   std::optional<DescriptorChain> next_rx_chain(Queue& q, Delivery& none);
   void process_tx(uint16_t pair);
   Send send_chain(uint16_t pair, const DescriptorChain& chain);
+  // mac-lock: whether the frame after the header comes from the current MAC.
+  bool sent_from_own_mac(const DescriptorChain& chain) const;
   void process_ctrl(uint16_t index);  // index: the control queue's
   // Serves `q` chain by chain with `serve` (false: stop, it put the chain
   // back) until the queue is empty (kicks re-enabled and re-checked, so none

@@ -1,6 +1,8 @@
 // NetDevice's migration state: save, validate, restore.
 #include "virtio/net/net_device.h"
 
+#include "virtio/net/net_header.h"
+
 namespace wren {
 
 NetDevice::State NetDevice::save() const {
@@ -68,6 +70,25 @@ bool NetDevice::adopt_locked(const State& s) {
   return ok;
 }
 
+std::optional<std::string> NetDevice::apply_restored_host_side_locked(const State& s) {
+  // Inactive, the device has the reset state's header size; active, the
+  // features (and so the header) are the restored ones already.
+  const size_t header = net_header_size(s.features);
+  if (!active_ && !backend_->set_vnet_header_size(static_cast<int>(header)))
+    return backend_->name() + " refused a " + std::to_string(header) + "-byte virtio-net header";
+  const HostSettings now = host_settings(control_, ctrl_rx());
+  const HostSettings restored = host_settings(s.control, has_feature(s.features, VIRTIO_NET_F_CTRL_RX));
+  switch (change_host_side_locked(now, restored)) {
+    case HostSide::Outcome::Unchanged:
+    case HostSide::Outcome::Applied: return std::nullopt;
+    case HostSide::Outcome::RolledBack:
+      return backend_->name() + " refused the restored host side (filter, offloads or queues); rolled back";
+    case HostSide::Outcome::NeedsReset:
+      return backend_->name() + " refused the restored host side (filter, offloads or queues) and its rollback";
+  }
+  return "unknown host-side outcome";
+}
+
 std::optional<std::string> NetDevice::restore(const State& state) {
   auto valid = validate(state);
   if (auto* problem = std::get_if<std::string>(&valid)) return std::move(*problem);
@@ -85,18 +106,20 @@ std::optional<std::string> NetDevice::restore(const ValidState& valid) {
       update_config_locked();
       return;
     }
+    if (active_ && s.features != features_) {
+      refusal = "features differ from the active device's";
+      return;
+    }
+    if (auto refused = apply_restored_host_side_locked(s)) {
+      refusal = std::move(refused);
+      return;
+    }
     if (!active_) {
       pending_restore_ = s;  // for the activation the transport's restore performs
       link_up_ = s.link_up;
       return;
     }
-    if (s.features != features_) {
-      refusal = "features differ from the active device's";
-      return;
-    }
-    const NetControlState old = control_;
     if (!adopt_locked(s)) guest_error("restored receive chains are invalid");
-    change_host_side_locked(old, control_);
     update_config_locked();
     if (control_.announce_pending) events_.config_changed = true;
     events_.rx_filter_changed = true;

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "virtio/net/mac_lock.h"
 #include "virtio/net/net_device.h"
 #include "virtio/net/net_header.h"
 
@@ -56,6 +57,10 @@ NetDevice::Send NetDevice::send_chain(uint16_t pair, const DescriptorChain& chai
     return Send::Dropped;
   }
   encode_net_header(check.header, header_bytes);  // the checked copy, never the guest's bytes
+  if (options_.mac_lock && !sent_from_own_mac(chain)) {
+    ++counters_.tx_dropped_spoofed;
+    return Send::Dropped;
+  }
 
   auto slices = chain.readable_slices(*memory_, header_size_);
   if (!slices) {
@@ -82,6 +87,13 @@ NetDevice::Send NetDevice::send_chain(uint16_t pair, const DescriptorChain& chai
   ++counters_.tx_packets;
   counters_.tx_bytes += packet_len;
   return Send::Sent;
+}
+
+bool NetDevice::sent_from_own_mac(const DescriptorChain& chain) const {
+  std::array<uint8_t, kEthernetAddressesBytes> addresses{};
+  const size_t got = chain.read_at(*memory_, header_size_, addresses);
+  // control_.rx_filter.mac follows VIRTIO_NET_CTRL_MAC_ADDR_SET (mac-change=on only).
+  return sent_from(std::span(addresses).first(got), control_.rx_filter.mac);
 }
 
 }  // namespace wren

@@ -34,6 +34,7 @@ nlohmann::json counters_json(const NetCounters& c) {
           {"tx_bytes", c.tx_bytes},
           {"tx_dropped_header", c.tx_dropped_header},
           {"tx_dropped_too_big", c.tx_dropped_too_big},
+          {"tx_dropped_spoofed", c.tx_dropped_spoofed},
           {"tx_errors", c.tx_errors},
           {"ctrl_ok", c.ctrl_ok},
           {"ctrl_err", c.ctrl_err},

@@ -105,8 +105,10 @@ std::variant<NetConfig, std::string> parse_net_option(const std::string& text) {
         return "--net: transport must be modern or transitional";
     } else if (key == "mac-change") {
       if (!parse_on_off(value, net.mac_change)) return "--net: mac-change must be on or off";
+    } else if (key == "mac-lock") {
+      if (!parse_on_off(value, net.mac_lock)) return "--net: mac-lock must be on or off";
     } else {
-      return "--net: unknown key '" + key + "' (known: tap, mac, queues, transport, mac-change)";
+      return "--net: unknown key '" + key + "' (known: tap, mac, queues, transport, mac-change, mac-lock)";
     }
   }
   if (net.tap.empty()) return std::string("--net: tap=NAME is required");
@@ -168,8 +170,9 @@ Command parse_command_line(int argc, const char* const* argv) {
   run->add_option("--cpus", cfg.cpus, "Number of vCPUs")->capture_default_str()->check(CLI::Range(1u, kMaxCpus));
   run->add_option("--cpu-model", cfg.cpu_model, "CPU model: host or baseline")->capture_default_str();
   run->add_option("--serial", serial, "Serial console: stdio, none, file:PATH, unix:PATH")->capture_default_str();
-  run->add_option("--net", nets,
-                  "NIC: tap=NAME[,mac=MAC][,queues=N][,transport=modern|transitional][,mac-change=on|off]");
+  run->add_option(
+      "--net", nets,
+      "NIC: tap=NAME[,mac=MAC][,queues=N][,transport=modern|transitional][,mac-change=on|off][,mac-lock=on|off]");
   run->add_option("--disk", disks, kDiskOptionHelp);
   std::string api;
   run->add_option("--api", api, "Control socket: unix:PATH");

@@ -18,6 +18,7 @@ struct NetConfig {
   uint16_t queue_pairs = 1;
   bool transitional = false;  // false: modern-only virtio-pci
   bool mac_change = false;    // offer VIRTIO_NET_F_CTRL_MAC_ADDR
+  bool mac_lock = false;      // drop transmitted frames not from the NIC's current MAC
 };
 
 // --disk: a virtio-blk device on a raw image (vmm/cli/disk_option.h).

@@ -69,6 +69,7 @@ void PciDevices::add_net(const NetConfig& config, size_t index) {
   options.mac = *parsed;
   options.queue_pairs = config.queue_pairs;
   options.mac_change = config.mac_change;
+  options.mac_lock = config.mac_lock;
   std::unique_ptr<Tap> tap;
   try {
     tap = Tap::open(config.tap, config.queue_pairs);

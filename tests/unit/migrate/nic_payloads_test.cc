@@ -30,7 +30,9 @@ struct Nic {
     NetDeviceOptions options;
     options.name = "net0";
     options.mac = {{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
-    net = NetDevice::create(options, std::make_unique<test::SocketPairBackend>(1), io);
+    auto backend = std::make_unique<test::SocketPairBackend>(1);
+    host = backend->shared();
+    net = NetDevice::create(options, std::move(backend), io);
     function = VirtioPciDevice::create(net, VirtioPciMode::kModern, memory,
                                        std::make_shared<pci::DirectMsiVectorSink>(msi), nullptr);
   }
@@ -63,6 +65,7 @@ struct Nic {
   boost::asio::io_context io;
   GuestMemory memory;
   testing::FakeMsiSink msi;
+  std::shared_ptr<test::SocketPairBackend::Shared> host;  // the TAP's knobs
   std::shared_ptr<NetDevice> net;
   std::shared_ptr<VirtioPciDevice> function;
   std::vector<std::unique_ptr<FakeDriver>> drivers;
@@ -140,6 +143,28 @@ TEST_F(NicPayloadsTest, FilterRulesAreTheNetDevicesAndRefuseBeforeAnyRestore) {
                                net_state.control.rx_filter.mac.to_string() + " in the multicast table");
   EXPECT_FALSE(destination.net->save().active);
   EXPECT_EQ(destination.function->status().device_status, 0);
+}
+
+// Issue 13: when the destination's host refuses what the restored NIC needs
+// (here its TAP filter), the import fails with the reason instead of running
+// the guest on a device whose host side differs from its state. The live
+// destination reports the failure to the source, which keeps the guest
+// (LiveMigration.DestinationRejectingAPayloadKeepsTheSourceRunning).
+TEST_F(NicPayloadsTest, HostSideTheDestinationRefusesFailsTheImport) {
+  net_state.control.rx_filter.promisc = false;  // a filter the TAP must install
+  net_state.control.rx_filter.allmulti = true;
+  Import import = imported(function_state, net_state);
+  auto taken = take_nic(import, "net0", *destination.function, *destination.net);
+  ASSERT_TRUE(taken.ok()) << taken.error();
+  destination.host->filter_results = {false, true};  // refused, rolled back
+  const auto restored = restore_nic(*taken, "net0", *destination.function, *destination.net);
+  ASSERT_FALSE(restored.ok()) << "before the fix: restored, and the activation only logged the refusal";
+  EXPECT_EQ(restored.error(),
+            "virtio-net/device (net0): fake-tap refused the restored host side (filter, offloads or queues); "
+            "rolled back");
+  EXPECT_FALSE(destination.net->save().active);
+  EXPECT_EQ(destination.function->status().device_status, 0) << "the function was not restored";
+  EXPECT_EQ(destination.host->filters.back(), HostFilter{}) << "the TAP is back to the reset filter";
 }
 
 TEST_F(NicPayloadsTest, RestoreTakesOnlyItsOwnDevicesValidatedState) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <boost/asio/post.hpp>
+
 #include "unit/virtio/blk/blk_test_support.h"
 
 namespace wren {
@@ -326,6 +328,42 @@ TEST(BlkDevice, CompletionsArriveThroughTheEventLoop) {
   }
   ASSERT_TRUE(u);
   EXPECT_EQ(h.status_at(s), blk::kStatusOk);
+}
+
+// Issue 13: an exception in a blk turn (here from the interrupt path) sets
+// NEEDS_RESET instead of escaping to the event loop, which would end the VMM
+// and every other device; the loop goes on. A kick, as an ioeventfd delivers
+// it on the loop, and an I/O completion are both turns.
+TEST(BlkDevice, ExceptionInATurnSetsNeedsResetAndTheLoopGoesOn) {
+  {
+    BlkHarness h(make_image("ex1.img", kImage));
+    ASSERT_TRUE(h.activate());
+    h.events.throw_on_used = true;
+    const uint64_t s = h.status_byte();
+    h.drv().send({{h.header(0xff, 0), 16, false}, {s, 1, true}});  // answered UNSUPP in the kick's turn
+    bool later_work_ran = false;
+    boost::asio::post(h.io, [&] { h.dev->queue_notify(0); });
+    boost::asio::post(h.io, [&] { later_work_ran = true; });
+    EXPECT_NO_THROW(h.io.poll()) << "before the fix the exception left the event loop";
+    EXPECT_TRUE(later_work_ran);
+    EXPECT_EQ(h.events.needs_reset, 1);
+    EXPECT_EQ(h.status_at(s), blk::kStatusUnsupp);
+  }
+  {
+    BlkHarness h(make_image("ex2.img", kImage));
+    ASSERT_TRUE(h.activate());
+    const uint64_t d = h.drv().alloc(512, 512), s = h.status_byte();
+    h.drv().send({{h.header(blk::kTypeIn, 0), 16, false}, {d, 512, true}, {s, 1, true}});
+    h.dev->queue_notify(0);
+    h.events.throw_on_used = true;  // the completion's turn throws
+    for (int i = 0; i < 2000 && h.events.needs_reset == 0; ++i)
+      EXPECT_NO_THROW(h.io.run_one_for(std::chrono::milliseconds(5)));
+    EXPECT_EQ(h.events.needs_reset, 1);
+    EXPECT_EQ(h.status_at(s), blk::kStatusOk) << "the request itself completed";
+    // The device lock was released and the loop still serves the device.
+    h.events.throw_on_used = false;
+    EXPECT_EQ(h.simple(0xff).status, blk::kStatusUnsupp);
+  }
 }
 
 TEST(BlkDevice, BrokenQueueNeedsReset) {

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include <linux/virtio_blk.h>
@@ -28,7 +29,12 @@ inline constexpr uint64_t kBlkFeatures =
     (uint64_t{1} << VIRTIO_BLK_F_BLK_SIZE) | (uint64_t{1} << VIRTIO_BLK_F_SEG_MAX);
 
 struct FakeEvents : VirtioTransportEvents {
-  void signal_used(uint16_t index) override { used.push_back(index); }
+  void signal_used(uint16_t index) override {
+    // As a failed MSI route update or allocation on the interrupt path would.
+    if (throw_on_used) throw std::runtime_error("interrupt delivery failed");
+    used.push_back(index);
+  }
+  bool throw_on_used = false;
   void signal_config_changed() override { ++config_changed; }
   void set_needs_reset() override { ++needs_reset; }
   std::vector<uint16_t> used;

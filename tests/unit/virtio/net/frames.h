@@ -33,4 +33,11 @@ inline std::vector<uint8_t> frame_to(const MacAddress& dest, std::optional<uint1
   return f;
 }
 
+// frame_to(dest), sent from `source` instead of the fixed one.
+inline std::vector<uint8_t> frame_from(const MacAddress& source, const MacAddress& dest) {
+  auto f = frame_to(dest);
+  for (size_t i = 0; i < MacAddress::kSize; ++i) f[MacAddress::kSize + i] = source.bytes[i];
+  return f;
+}
+
 }  // namespace wren::test

@@ -17,6 +17,7 @@
 namespace wren {
 namespace {
 
+using test::frame_from;
 using test::frame_to;
 using test::mac;
 using Bytes = std::vector<uint8_t>;
@@ -49,13 +50,15 @@ std::vector<MemoryRegion> regions(size_t n) {
 
 class NetDeviceTest : public ::testing::Test {
  protected:
-  explicit NetDeviceTest(uint16_t pairs = 1, bool mac_change = false) : pairs_(pairs), mem(regions(2 * pairs + 1)) {
+  explicit NetDeviceTest(uint16_t pairs = 1, bool mac_change = false, bool mac_lock = false)
+      : pairs_(pairs), mem(regions(2 * pairs + 1)) {
     auto backend = std::make_unique<test::SocketPairBackend>(pairs);
     host = backend->shared();
     NetDeviceOptions opts;
     opts.mac = kOwn;
     opts.queue_pairs = pairs;
     opts.mac_change = mac_change;
+    opts.mac_lock = mac_lock;
     dev = NetDevice::create(opts, std::move(backend), io);
     dev->bind_transport(&events);
     for (uint16_t i = 0; i < 2 * pairs + 1; ++i) {
@@ -312,6 +315,95 @@ TEST_F(NetDeviceTest, TransmitDropsMalformedPackets) {
   EXPECT_EQ(returned, 3) << "dropped packets are still returned to the driver";
   EXPECT_EQ(dev->counters().tx_dropped_header, 3u);
   EXPECT_EQ(events.needs_reset, 0);
+}
+
+// mac-lock=on: only frames from the NIC's current MAC reach the TAP.
+class NetDeviceMacLockTest : public NetDeviceTest {
+ protected:
+  explicit NetDeviceMacLockTest(bool mac_change = false) : NetDeviceTest(1, mac_change, true) {}
+  // Sends `frame` and says whether it reached the host; the chain goes back
+  // to the driver either way.
+  bool transmitted(const Bytes& frame) {
+    send_tx(frame);
+    EXPECT_TRUE(tx().next_used()) << "returned to the driver";
+    return host_read().has_value();
+  }
+};
+
+TEST_F(NetDeviceMacLockTest, DropsAndCountsSpoofedFrames) {
+  ASSERT_TRUE(activate(kBase));
+  EXPECT_FALSE(transmitted(frame_from(kOther, kOwn)));
+  EXPECT_FALSE(transmitted(frame_to(kOther))) << "frame_to's fixed source is not the NIC's";
+  EXPECT_TRUE(transmitted(frame_from(kOwn, kOther)));
+  const auto c = dev->counters();
+  EXPECT_EQ(c.tx_dropped_spoofed, 2u);
+  EXPECT_EQ(c.tx_packets, 1u);
+  EXPECT_EQ(c.tx_dropped_header, 0u);
+  EXPECT_EQ(events.needs_reset, 0);
+}
+
+// A frame too short to hold a source address is refused, and the check reads
+// only what the chain holds (ASan would see a read past it).
+TEST_F(NetDeviceMacLockTest, FramesShorterThanTheAddressesAreDropped) {
+  ASSERT_TRUE(activate(kBase));
+  const Bytes own = frame_from(kOwn, kOther);
+  for (size_t len : {size_t{0}, size_t{1}, size_t{6}, size_t{11}}) {
+    Bytes hdr(header_size());
+    std::vector<FakeBuffer> segments{{tx().put_bytes(hdr), static_cast<uint32_t>(hdr.size()), false}};
+    if (len > 0)
+      segments.push_back({tx().put_bytes(Bytes(own.begin(), own.begin() + len)), static_cast<uint32_t>(len), false});
+    tx().send(segments);
+    dev->queue_notify(1);
+    EXPECT_TRUE(tx().next_used()) << len;
+    EXPECT_FALSE(host_read()) << len << " bytes";
+  }
+  EXPECT_EQ(dev->counters().tx_dropped_spoofed, 4u);
+  // The source address split across descriptors still counts as the NIC's.
+  Bytes hdr(header_size());
+  tx().send({{tx().put_bytes(hdr), static_cast<uint32_t>(hdr.size()), false},
+             {tx().put_bytes(Bytes(own.begin(), own.begin() + 8)), 8, false},
+             {tx().put_bytes(Bytes(own.begin() + 8, own.end())), static_cast<uint32_t>(own.size() - 8), false}});
+  dev->queue_notify(1);
+  EXPECT_TRUE(tx().next_used());
+  EXPECT_TRUE(host_read());
+  EXPECT_EQ(events.needs_reset, 0);
+}
+
+class NetDeviceMacLockChangeTest : public NetDeviceMacLockTest {
+ protected:
+  NetDeviceMacLockChangeTest() : NetDeviceMacLockTest(true) {}
+};
+
+TEST_F(NetDeviceMacLockChangeTest, FollowsAnAllowedMacChange) {
+  ASSERT_TRUE(activate(kBase | feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR)));
+  EXPECT_TRUE(transmitted(frame_from(kOwn, kOther)));
+  ASSERT_EQ(command(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, Bytes(kOther.bytes.begin(), kOther.bytes.end())),
+            VIRTIO_NET_OK);
+  EXPECT_TRUE(transmitted(frame_from(kOther, kOwn))) << "the new MAC";
+  EXPECT_FALSE(transmitted(frame_from(kOwn, kOther))) << "the old MAC";
+  EXPECT_EQ(dev->counters().tx_dropped_spoofed, 1u);
+  EXPECT_EQ(dev->counters().tx_packets, 2u);
+}
+
+// Without mac-change the guest cannot move the lock.
+TEST_F(NetDeviceMacLockTest, RefusedMacChangeKeepsTheConfiguredMac) {
+  ASSERT_TRUE(activate(kBase));
+  EXPECT_EQ(command(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, Bytes(kOther.bytes.begin(), kOther.bytes.end())),
+            VIRTIO_NET_ERR);
+  EXPECT_FALSE(transmitted(frame_from(kOther, kOwn)));
+  EXPECT_TRUE(transmitted(frame_from(kOwn, kOther)));
+}
+
+TEST_F(NetDeviceTest, MacLockOffSendsAnySource) {
+  ASSERT_TRUE(activate(kBase));
+  for (const auto& frame : {frame_from(kOther, kOwn), frame_from(kOwn, kOther), Bytes(5, 0)}) {
+    send_tx(frame);
+    auto sent = host_read();
+    ASSERT_TRUE(sent);
+    EXPECT_EQ(Bytes(sent->begin() + static_cast<ptrdiff_t>(header_size()), sent->end()), frame);
+  }
+  EXPECT_EQ(dev->counters().tx_packets, 3u);
+  EXPECT_EQ(dev->counters().tx_dropped_spoofed, 0u);
 }
 
 TEST_F(NetDeviceTest, TransmitResumesWhenTheBackendDrains) {
@@ -759,6 +851,71 @@ TEST_F(NetDeviceTest, RestoreIntoAnActiveDevice) {
   other.features = kBase & ~feature_bit(VIRTIO_NET_F_CTRL_VLAN);
   other.control.rx_filter.vlan_filtering = false;
   EXPECT_NE(dev->restore(other), std::nullopt) << "features differ from the active device's";
+}
+
+// Issue 13: a restored state whose host side the host refuses fails the
+// restore (and with it the import) instead of being logged and adopted.
+TEST_F(NetDeviceTest, RestoreFailsWhenTheHostRefusesItsSide) {
+  ASSERT_TRUE(activate(kBase));
+  ASSERT_EQ(rx_mode(VIRTIO_NET_CTRL_RX_PROMISC, false), VIRTIO_NET_OK);
+  const auto saved = dev->save();
+
+  struct Refusal {
+    const char* name;
+    std::function<void(test::SocketPairBackend::Shared&)> script;
+  };
+  for (const Refusal& r : {
+           Refusal{"filter",
+                   [](auto& h) {
+                     h.filter_results = {false, true};
+                   }},
+           Refusal{"offloads",
+                   [](auto& h) {
+                     h.offload_results = {false, true};
+                   }},
+           Refusal{"queue attach",
+                   [](auto& h) {
+                     h.queue_results = {false, true};
+                   }},
+           Refusal{"header size", [](auto& h) { h.refuse_header_size = true; }},
+       }) {
+    SCOPED_TRACE(r.name);
+    // A fresh destination device, restored before its activation.
+    auto backend = std::make_unique<test::SocketPairBackend>(1);
+    auto host2 = backend->shared();
+    NetDeviceOptions opts;
+    opts.mac = kOwn;
+    auto dev2 = NetDevice::create(opts, std::move(backend), io);
+    r.script(*host2);
+    const auto refusal = dev2->restore(saved);
+    ASSERT_TRUE(refusal.has_value()) << "before the fix: kept, and the activation only logged the refusal";
+    EXPECT_NE(refusal->find("fake-tap refused"), std::string::npos) << *refusal;
+    EXPECT_EQ(dev2->save(), NetDevice::State{}) << "nothing restored";
+    if (!host2->filters.empty()) {
+      EXPECT_EQ(host2->filters.back(), HostFilter{}) << "rolled back to the reset filter";
+    }
+    // The activation the transport's restore would make starts from the reset state.
+    std::vector<Queue> queues2;
+    for (int i = 0; i < 3; ++i) queues2.emplace_back(256, "q");
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(queues2[i].restore(queues[i].save(), mem));
+    host2->refuse_header_size = false;
+    ASSERT_TRUE(dev2->activate({kBase, &mem, std::span<Queue>(queues2)}));
+    EXPECT_TRUE(dev2->query_rx_filter().filter.promisc) << "the saved state was not kept for later";
+  }
+
+  // Into an active device: refused, and the device keeps its state.
+  auto state = saved;
+  state.control.rx_filter.allmulti = true;
+  host->filter_results = {false, true};
+  const auto refusal = dev->restore(state);
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(dev->save(), saved);
+  EXPECT_EQ(dev->query_rx_filter().installed, compute_host_filter(saved.control.rx_filter, true));
+  EXPECT_EQ(events.needs_reset, 0);
+  host->filter_results = {false, false};  // the rollback fails too: the device needs a reset
+  EXPECT_TRUE(dev->restore(state).has_value());
+  EXPECT_EQ(events.needs_reset, 1);
+  EXPECT_EQ(dev->save(), saved);
 }
 
 TEST_F(NetDeviceTest, RestoreRejectsInvalidState) {

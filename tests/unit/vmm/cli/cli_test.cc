@@ -65,7 +65,7 @@ TEST_F(CliTest, PcTestdevIsAFlag) {
 
 TEST_F(CliTest, FullOptions) {
   auto r = parse({"--memory", "1G", "--cpus", "2", "--serial", "file:/tmp/x", "--net",
-                  "tap=tap0,mac=52:54:00:12:34:56,queues=2,transport=transitional,mac-change=on", "--api",
+                  "tap=tap0,mac=52:54:00:12:34:56,queues=2,transport=transitional,mac-change=on,mac-lock=on", "--api",
                   "unix:/tmp/api", "--test-exit", "iobase=0xf4,iosize=4"});
   ASSERT_TRUE(std::holds_alternative<RunConfig>(r)) << std::get<CliExit>(r).message;
   const auto& c = std::get<RunConfig>(r);
@@ -78,6 +78,7 @@ TEST_F(CliTest, FullOptions) {
   EXPECT_EQ(c.nets[0].queue_pairs, 2);
   EXPECT_TRUE(c.nets[0].transitional);
   EXPECT_TRUE(c.nets[0].mac_change);
+  EXPECT_TRUE(c.nets[0].mac_lock);
   EXPECT_EQ(c.api_socket, "/tmp/api");
   EXPECT_EQ(c.test_exit->iobase, 0xf4);
   EXPECT_EQ(c.test_exit->iosize, 4);
@@ -93,6 +94,7 @@ TEST_F(CliTest, ClearErrors) {
   EXPECT_NE(error_of({"--net", "tap=t,mac=01:00:5e:00:00:01"}).find("multicast"), std::string::npos);
   EXPECT_NE(error_of({"--net", "tap=t,queues=0"}).find("queues must be"), std::string::npos);
   EXPECT_NE(error_of({"--net", "tap=t,bogus=1"}).find("unknown key 'bogus'"), std::string::npos);
+  EXPECT_NE(error_of({"--net", "tap=t,mac-lock=yes"}).find("mac-lock must be on or off"), std::string::npos);
   EXPECT_NE(error_of({"--net", "tap=t,tap=u"}).find("given twice"), std::string::npos);
   EXPECT_NE(error_of({"--cpu-model", "pentium"}).find("host or baseline"), std::string::npos);
   EXPECT_NE(error_of({"--api", "tcp:1"}).find("unix:PATH"), std::string::npos);
