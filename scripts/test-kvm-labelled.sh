@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 ip link set lo up 2>/dev/null || true
 status=0
-ctest --test-dir build-asan -L kvm -LE integration -j2 --output-on-failure 2>&1 | tee "$log" || status=1
-ctest --test-dir build -L kvm -j2 --output-on-failure --timeout 2400 2>&1 | tee -a "$log" || status=1
+ctest --test-dir build-asan -L kvm -LE integration -j1 --output-on-failure 2>&1 | tee "$log" || status=1
+ctest --test-dir build -L kvm -j1 --output-on-failure --timeout 2400 2>&1 | tee -a "$log" || status=1
 if grep -q "The following tests did not run" "$log"; then
   echo "some tests were skipped; this suite must run every test" >&2
   status=1
