@@ -60,7 +60,7 @@ if [[ -n $kvm_error ]]; then
   # in the emulator), which leaves CPU for the native tests meanwhile; its
   # log is shown when it ends.
   vm_log=$(mktemp)
-  bash scripts/kvm-vm/run.sh bash scripts/test-kvm-labelled.sh >"$vm_log" 2>&1 &
+  WREN_IN_KVM_VM=1 bash scripts/kvm-vm/run.sh bash scripts/test-kvm-labelled.sh >"$vm_log" 2>&1 &
   vm_pid=$!
   stamp "unit + fuzz tests (asan+ubsan build), without the kvm label"
   run_ctest --test-dir build-asan -L unit -j1 --output-on-failure
