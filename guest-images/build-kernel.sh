@@ -4,7 +4,7 @@
 #   guest-images/build-kernel.sh [OUTDIR]
 #
 # tinyconfig + kernel/config.fragment, kernel/*.patch applied in name order,
-# test-module/wren_test.c built in (obj-y). The result is cached at
+# test-module/*.c built in (obj-y). The result is cached at
 #   ${WREN_CACHE:-$HOME/.cache/wren}/kernel/<hash>/bzImage
 # where <hash> covers this script, the fragment, the patches, the module source
 # and the linux-source package version. A reusable build tree is kept at
@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 FRAGMENT="$HERE/kernel/config.fragment"
 PATCHES=("$HERE"/kernel/*.patch)   # applied in name order
-MODULE="$HERE/test-module/wren_test.c"
+MODULE_SOURCES=("$HERE"/test-module/*.c)
 SRCPKG=linux-source-6.1
 SRCTAR=/usr/src/linux-source-6.1.tar.xz
 CACHE=${WREN_CACHE:-$HOME/.cache/wren}
@@ -35,12 +35,12 @@ die() { echo "build-kernel: ERROR: $*" >&2; exit 1; }
 DEPS=(linux-source-6.1 bc flex bison libelf-dev libssl-dev gcc make patch xz-utils util-linux coreutils)
 install_deps "${DEPS[@]}"
 [[ -f $SRCTAR ]] || die "$SRCTAR not found (package $SRCPKG)"
-for f in "$FRAGMENT" "${PATCHES[@]}" "$MODULE"; do [[ -f $f ]] || die "missing input $f"; done
+for f in "$FRAGMENT" "${PATCHES[@]}" "${MODULE_SOURCES[@]}"; do [[ -f $f ]] || die "missing input $f"; done
 
 SRCVER=$(dpkg-query -W -f='${Version}' "$SRCPKG")
 
 # --- cache key ----------------------------------------------------------------
-HASH=$(input_hash "$SELF" "$FRAGMENT" "${PATCHES[@]}" "$MODULE" -- "$SRCPKG")
+HASH=$(input_hash "$SELF" "$FRAGMENT" "${PATCHES[@]}" "${MODULE_SOURCES[@]}" -- "$SRCPKG")
 RESULT_DIR="$CACHE/kernel/$HASH"
 RESULT="$RESULT_DIR/bzImage"
 
@@ -97,12 +97,17 @@ install_if_changed() { # <dest>, new content on stdin; keeps mtime if unchanged
     if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; chmod 644 "$1"; fi
 }
 mkdir -p drivers/wren
-install_if_changed drivers/wren/wren_test.c <"$MODULE"
-install_if_changed drivers/wren/Makefile <<'EOF'
+objects=()
+for src in "${MODULE_SOURCES[@]}"; do
+    install_if_changed "drivers/wren/${src##*/}" <"$src"
+    name=${src##*/}
+    objects+=("${name%.c}.o")
+done
+install_if_changed drivers/wren/Makefile <<EOF
 # SPDX-License-Identifier: GPL-2.0
 # Wren test guest module (copied from wren guest-images/test-module/)
 ccflags-y += -Werror
-obj-y += wren_test.o
+obj-y += ${objects[*]}
 EOF
 grep -qx 'obj-y += wren/' drivers/Makefile || printf '\n# Wren test guest\nobj-y += wren/\n' >>drivers/Makefile
 

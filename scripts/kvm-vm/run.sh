@@ -8,11 +8,16 @@
 # unchanged; /tmp and /run are its own. Exits with the command's status.
 #   scripts/kvm-vm/run.sh COMMAND [ARG...]
 # WREN_VM_MEMORY (default 6G) and WREN_VM_TIMEOUT (seconds, default 3000).
+# One VM at a time per host: a second caller waits (lock /tmp/wren-kvm-vm.lock).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 (($#)) || { echo "usage: $0 COMMAND [ARG...]" >&2; exit 2; }
 case $PWD/ in "$repo"/*) ;; *) echo "kvm-vm: run it from inside $repo" >&2; exit 2 ;; esac
+
+# The VM takes every core: callers on one host take turns.
+exec 8>/tmp/wren-kvm-vm.lock
+flock -n 8 || { echo "kvm-vm: another KVM host VM is running; waiting for it" >&2; flock 8; }
 
 eval "$(bash "$here/build.sh" | grep -E '^(KERNEL|INITRD)=')"
 job=$(mktemp -d)
