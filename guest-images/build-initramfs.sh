@@ -67,6 +67,7 @@ nod /dev/console 0600 0 0 c 5 1
 dir /proc 0755 0 0
 dir /sys 0755 0 0
 dir /tmp 1777 0 0
+dir /mnt 0755 0 0
 dir /root 0700 0 0
 file /init $WORK/init 0755 0 0
 EOF

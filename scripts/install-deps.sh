@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   linux-libc-dev libboost-dev libcereal-dev libspdlog-dev libcli11-dev nlohmann-json3-dev liburing-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  python3 iproute2 iputils-ping procps
+  python3 iproute2 iputils-ping procps e2fsprogs
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio gzip xz-utils
   qemu-system-x86 ccache
   seabios ipxe qemu-system-data

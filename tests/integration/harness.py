@@ -260,6 +260,38 @@ class Wren:
     def wait_exit(self, timeout=300):
         return self.proc.wait(timeout=timeout)
 
+    def wait_api(self, timeout=60):
+        """Waits until the control socket answers; returns query-status's reply."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                return self.request("query-status")
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"wren exited ({self.proc.returncode}) before its control socket came up")
+                time.sleep(0.2)
+        raise AssertionError("control socket never came up")
+
+    def wait_migration(self, timeout=600, until=("completed", "failed", "cancelled")):
+        """Polls query-migrate (QEMU's MigrationInfo) on a source until its
+        status is in `until`; returns the last reply."""
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                last = self.request("query-migrate")["return"]
+            except OSError:
+                # A completed source removes its control socket, then exits.
+                try:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    raise AssertionError(f"control socket gone while the migration was {last}") from None
+                return last
+            if last.get("status", "none") in until:
+                return last
+            time.sleep(0.2)
+        raise AssertionError(f"migration still {last} after {timeout}s")
+
     def request(self, command, **args):
         """Runs one QMP command on a fresh control-socket connection; returns the reply."""
         with QmpConnection(self.api) as q:

@@ -56,23 +56,6 @@ def migrate(src, **args):
     assert "return" in reply, reply
 
 
-def wait_migration(src, timeout=600, until=("completed", "failed", "cancelled")):
-    """Polls query-migrate (QEMU's MigrationInfo) until its status is in `until`; returns the last reply."""
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = src.request("query-migrate")["return"]
-        except OSError:
-            if src.proc.poll() is not None:  # a completed source exits
-                return last
-            raise
-        if last.get("status", "none") in until:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"migration still {last} after {timeout}s")
-
-
 def last_counter(vm):
     found = re.findall(r"WREN-TEST: counter=(\d+)", vm.console())
     return int(found[-1]) if found else -1
@@ -108,7 +91,7 @@ with Netns(bridge=True) as a, Netns(bridge=True, host_ip=f"{HOST_B_IP}/24") as b
         # 1. A destination with twice the memory refuses before any page moves.
         with destination(b, "dest-mismatch", memory="512M") as dst:
             migrate(src)
-            result = wait_migration(src)
+            result = src.wait_migration()
             log(f"mismatch migration: {result}")
             check("mismatched destination refused", result["status"] == "failed", result)
             check("refusal names the memory size", "memory" in result.get("error-desc", "").lower(), result)
@@ -122,10 +105,10 @@ with Netns(bridge=True) as a, Netns(bridge=True, host_ip=f"{HOST_B_IP}/24") as b
               "latency", "400ms")
         with destination(b, "dest-cut") as dst:
             migrate(src, timeout_s=300, io_timeout_s=5)
-            wait_migration(src, timeout=120, until=("active",))
+            src.wait_migration(timeout=120, until=("active",))
             time.sleep(3)
             a.run("ip", "link", "set", "veth0", "down")
-            result = wait_migration(src, timeout=120)
+            result = src.wait_migration(timeout=120)
             log(f"cut migration: {result}")
             check("migration over a cut link fails", result["status"] == "failed", result)
             code = dst.wait_exit(timeout=120)

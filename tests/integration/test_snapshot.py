@@ -9,7 +9,6 @@ RCU complaints)."""
 
 import json
 import subprocess
-import time
 
 import harness
 from guest_net import (GUEST_IP, GUEST_MAC, IP_CONFIG, advance, filter_state, listen_for_gratuitous_arp, probes,
@@ -45,18 +44,6 @@ def status(vm):
 
 def guest_state(st):
     return {**{k: st.get(k) for k in GUEST_STATE_FIELDS}, **{k: st["wren"].get(k) for k in WREN_STATE_FIELDS}}
-
-
-def wait_api(vm, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            return vm.request("query-status")
-        except OSError:
-            if vm.proc.poll() is not None:
-                raise AssertionError(f"wren exited ({vm.proc.returncode}) before its control socket came up")
-            time.sleep(0.2)
-    raise AssertionError("control socket never came up")
 
 
 with Netns() as ns:
@@ -99,7 +86,7 @@ with Netns() as ns:
 
     garp = listen_for_gratuitous_arp(ns)
     with Wren(ns, ["--restore", str(snapshot), *machine], name="restored") as vm:
-        wait_api(vm)
+        vm.wait_api()
         events = EventWatcher(vm.api)
         check("restored guest is running", status(vm) == "running")
         after = filter_state(vm)
