@@ -11,7 +11,7 @@
 #   guest-images/disk-boot/build.sh [OUTDIR]
 #
 # The kernel and initramfs are $WREN_KERNEL and $WREN_INITRD when both are
-# set, else guest-images/build-all.sh's. Cached at
+# set, else build-kernel.sh's and build-initramfs.sh's. Cached at
 # ${WREN_CACHE:-$HOME/.cache/wren}/disk-boot/<hash>/, hash over this script,
 # grub.cfg, set-cmdline.py, the kernel, the initramfs and the versions of
 # GRUB, xorriso and e2fsprogs. With OUTDIR both images are copied there.
@@ -32,13 +32,16 @@ install_deps grub-pc-bin grub-common xorriso e2fsprogs cpio gzip
 if [[ -n ${WREN_KERNEL:-} && -n ${WREN_INITRD:-} ]]; then
     KERNEL=$WREN_KERNEL INITRD=$WREN_INITRD
 else
-    eval "$(bash "$HERE/../build-all.sh" | grep -E '^(KERNEL|INITRD)=')"
+    KERNEL=$("$HERE/../build-kernel.sh" | tail -n1)
+    INITRD=$("$HERE/../build-initramfs.sh" | tail -n1)
 fi
 [[ -f $KERNEL && -f $INITRD ]] || die "kernel ($KERNEL) or initramfs ($INITRD) missing"
 
-# input_hash takes one package; the other tools' versions go in as a file.
-TOOLS=$(mktemp)
-trap 'rm -f "$TOOLS"' EXIT
+# input_hash takes one package; the other tools' versions go in as a file
+# (whose name is hashed too, so it is fixed).
+TOOLS_DIR=$(mktemp -d)
+TOOLS=$TOOLS_DIR/tool-versions
+trap 'rm -rf "$TOOLS_DIR"' EXIT
 dpkg-query -W -f='${Package} ${Version}\n' grub-common xorriso e2fsprogs >"$TOOLS"
 HASH=$(input_hash "$SELF" "$HERE/grub.cfg" "$HERE/set-cmdline.py" "$KERNEL" "$INITRD" "$TOOLS" -- grub-pc-bin)
 RESULT_DIR="$CACHE/disk-boot/$HASH"
@@ -61,7 +64,7 @@ if [[ -f $RESULT_DIR/boot.img && -f $RESULT_DIR/root.img ]]; then   # built whil
     exit 0
 fi
 WORK=$(mktemp -d "$RESULT_DIR/.work.XXXXXX")
-trap 'rm -rf "$WORK" "$TOOLS"' EXIT
+trap 'rm -rf "$WORK" "$TOOLS_DIR"' EXIT
 
 # Boot disk: GRUB's own files plus ours; GRUB speaks only to COM1 (no
 # locales, fonts or themes).
