@@ -49,6 +49,10 @@ subprocess.run([sys.executable, str(harness.GUEST_IMAGES / "disk-boot" / "set-cm
                 str(disks["boot_disk"]), cmdline], check=True)
 kernel_bytes = os.path.getsize(harness.guest_images()[0])
 
+# SeaBIOS's own log (debug port 0x402) reaches Wren's stderr at debug level:
+# it names the devices its virtio-blk driver took.
+os.environ["WREN_LOG"] = "debug"
+
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Za-z0-9]|[A-Za-z])")
 
 with Wren(None, harness.boot_args(guest, **disks), name=f"disk-boot-{args.transport}") as vm:
@@ -73,9 +77,15 @@ with Wren(None, harness.boot_args(guest, **disks), name=f"disk-boot-{args.transp
         at = m.end()
     check("manifest's healthy pattern", re.search(guest["healthy"], plain()) is not None)
 
+    firmware_log = vm.stderr_text()
+    check("SeaBIOS's virtio-blk driver found both disks",
+          len(re.findall(r"firmware: found virtio-blk at ", firmware_log)) == 2,
+          "\n".join(line for line in firmware_log.splitlines() if "virtio" in line))
+
     disks_report = vm.request("query-disks")["return"]
     log(f"query-disks: {disks_report}")
-    boot, root = disks_report
+    by_path = {d["path"]: d for d in disks_report}
+    boot, root = by_path[str(disks["boot_disk"])], by_path[str(disks["root_disk"])]
     check("the kernel came through the boot disk", boot["counters"]["bytes_read"] >= kernel_bytes,
           f"{boot['counters']['bytes_read']} bytes read, kernel {kernel_bytes}")
     check("the root disk was read", root["counters"]["reads"] > 0)
