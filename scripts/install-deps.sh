@@ -15,6 +15,7 @@ packages=(
   linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio gzip xz-utils
   qemu-system-x86 ccache
   seabios ipxe qemu-system-data
+  grub-pc-bin grub-common xorriso
   golang-go golang-github-digitalocean-go-qemu-dev
 )
 (($#)) && packages=("$@")

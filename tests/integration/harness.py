@@ -53,6 +53,16 @@ def multiboot_test_kernels():
     return str(out / "multiboot-test.elf"), str(out / "multiboot-test-aout.bin")
 
 
+def disk_boot_images():
+    """{"BOOT_DISK": ..., "ROOT_DISK": ...} from guest-images/disk-boot/build.sh
+    (cached), made from the same kernel and initramfs as guest_images()."""
+    kernel, initrd = guest_images()
+    out = subprocess.run(["bash", str(GUEST_IMAGES / "disk-boot" / "build.sh")], check=True,
+                         stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "WREN_KERNEL": kernel, "WREN_INITRD": initrd}).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
 def default_workdir():
     """Where a test's consoles, control sockets and VMM logs go; removed
     when every check passed (Check.finish), kept for a look otherwise."""
@@ -73,6 +83,7 @@ MANIFEST_BUILDERS = {
     "guest-images/build-all.sh": lambda: dict(zip(("KERNEL", "INITRD"), guest_images())),
     "guest-images/multiboot-test/build.sh":
         lambda: dict(zip(("multiboot-test.elf", "multiboot-test-aout.bin"), multiboot_test_kernels())),
+    "guest-images/disk-boot/build.sh": disk_boot_images,
 }
 
 
