@@ -238,11 +238,24 @@ static int wren_step_umount(void)
 /* ------------------------------------------------------------------------ */
 /* Files                                                                    */
 
-static struct file *wren_open(const char *name, int flags, char *path, size_t size)
+/* Opens /mnt/NAME; with @buf, also allocates a chunk buffer for its data
+ * (freed again if the open fails). */
+static struct file *wren_open(const char *name, int flags, u8 **buf)
 {
-	if (!*name || strchr(name, '/') || snprintf(path, size, WREN_MNT "/%s", name) >= size)
+	char path[128];
+	struct file *f;
+
+	if (!*name || strchr(name, '/') || snprintf(path, sizeof(path), WREN_MNT "/%s", name) >= sizeof(path))
 		return ERR_PTR(-EINVAL);
-	return filp_open(path, flags | O_LARGEFILE, 0644);
+	if (buf) {
+		*buf = kmalloc(WREN_CHUNK, GFP_KERNEL);
+		if (!*buf)
+			return ERR_PTR(-ENOMEM);
+	}
+	f = filp_open(path, flags | O_LARGEFILE, 0644);
+	if (IS_ERR(f) && buf)
+		kfree(*buf);
+	return f;
 }
 
 /* Writes @kib KiB of pattern @seed at @pos; returns bytes written or -errno. */
@@ -268,7 +281,7 @@ static s64 wren_write_pattern(struct file *f, u8 *buf, u32 seed, loff_t pos, uns
 
 static int wren_step_write(char *arg)
 {
-	char *field[3], path[128];
+	char *field[3];
 	unsigned int kib, seed;
 	struct file *f;
 	u32 crc = ~0U;
@@ -279,14 +292,9 @@ static int wren_step_write(char *arg)
 	if (wren_fields(arg, field, 3) != 3 || wren_uint(field[1], WREN_MAX_KIB, &kib) ||
 	    kstrtouint(field[2], 10, &seed))
 		return -EINVAL;
-	buf = kmalloc(WREN_CHUNK, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	f = wren_open(field[0], O_WRONLY | O_CREAT | O_TRUNC, path, sizeof(path));
-	if (IS_ERR(f)) {
-		kfree(buf);
+	f = wren_open(field[0], O_WRONLY | O_CREAT | O_TRUNC, &buf);
+	if (IS_ERR(f))
 		return PTR_ERR(f);
-	}
 	written = wren_write_pattern(f, buf, seed, 0, kib, &crc);
 	rc = written < 0 ? (int)written : vfs_fsync(f, 0);
 	filp_close(f, NULL);
@@ -297,7 +305,6 @@ static int wren_step_write(char *arg)
 
 static int wren_step_read(char *name)
 {
-	char path[128];
 	struct file *f;
 	u64 total = 0;
 	u32 crc = ~0U;
@@ -305,14 +312,9 @@ static int wren_step_read(char *name)
 	ssize_t n;
 	u8 *buf;
 
-	buf = kmalloc(WREN_CHUNK, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	f = wren_open(name, O_RDONLY, path, sizeof(path));
-	if (IS_ERR(f)) {
-		kfree(buf);
+	f = wren_open(name, O_RDONLY, &buf);
+	if (IS_ERR(f))
 		return PTR_ERR(f);
-	}
 	/* The pages are clean after fsync: drop them so the read goes to the disk. */
 	invalidate_mapping_pages(f->f_mapping, 0, -1);
 	while ((n = kernel_read(f, buf, WREN_CHUNK, &pos)) > 0) {
@@ -352,7 +354,7 @@ static void wren_print_extents(const char *name, struct inode *inode, loff_t off
 
 static int wren_step_punch(char *arg)
 {
-	char *field[3], path[128];
+	char *field[3];
 	unsigned int off_kib, len_kib;
 	struct file *f;
 	loff_t off, len;
@@ -361,7 +363,7 @@ static int wren_step_punch(char *arg)
 	if (wren_fields(arg, field, 3) != 3 || wren_uint(field[1], WREN_MAX_KIB, &off_kib) ||
 	    wren_uint(field[2], WREN_MAX_KIB, &len_kib))
 		return -EINVAL;
-	f = wren_open(field[0], O_RDWR, path, sizeof(path));
+	f = wren_open(field[0], O_RDWR, NULL);
 	if (IS_ERR(f))
 		return PTR_ERR(f);
 	off = (loff_t)off_kib * 1024;
@@ -377,7 +379,7 @@ static int wren_step_punch(char *arg)
 
 static int wren_step_writeloop(char *arg)
 {
-	char *field[5], path[128];
+	char *field[5];
 	unsigned int seed, count, kib, ms, i;
 	struct file *f;
 	u32 crc;
@@ -389,14 +391,9 @@ static int wren_step_writeloop(char *arg)
 	    wren_uint(field[2], WREN_MAX_COUNT, &count) || wren_uint(field[3], WREN_MAX_KIB, &kib) ||
 	    wren_uint(field[4], WREN_MAX_MS, &ms) || !kib)
 		return -EINVAL;
-	buf = kmalloc(WREN_CHUNK, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	f = wren_open(field[0], O_WRONLY | O_CREAT | O_TRUNC, path, sizeof(path));
-	if (IS_ERR(f)) {
-		kfree(buf);
+	f = wren_open(field[0], O_WRONLY | O_CREAT | O_TRUNC, &buf);
+	if (IS_ERR(f))
 		return PTR_ERR(f);
-	}
 	for (i = 0; i < count && !rc; i++) {
 		crc = ~0U;
 		written = wren_write_pattern(f, buf, seed, (loff_t)i * kib * 1024, kib, &crc);
