@@ -90,8 +90,13 @@ def guest_run(vmm, ns, image, kernel, initrd, cache, tmp):
         cmd = vmm_probe.qemu_cmd(kernel, initrd, cmdline, 256, serial) + [
             "-drive", f"file={image},if=none,id=d0,format=raw,cache={cache},aio=io_uring",
             "-device", "virtio-blk-pci,drive=d0"]
-    _, _, proc = vmm_probe.boot_until(ns, cmd, serial, r"WREN-DISK: bench vda seqwrite begin", 1 << 30,
-                                      timeout=args.timeout)
+    try:
+        _, _, proc = vmm_probe.boot_until(ns, cmd, serial, r"WREN-DISK: bench vda seqwrite begin", 1 << 30,
+                                          timeout=args.timeout)
+    except (RuntimeError, TimeoutError):
+        console = Path(serial).read_text(errors="replace") if Path(serial).exists() else ""
+        print(f"{vmm}: console (last 40 lines):\n" + "\n".join(console.splitlines()[-40:]), flush=True)
+        raise
     result, start = {}, 0
     try:
         for phase in PHASES:
