@@ -42,6 +42,7 @@ def parse_args(argv=None):
     p.add_argument("--ring3probe", type=int, default=0,
                    help="rounds of the guest's ring-0/ring-3 probe before the loops (0: none)")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per run")
+    p.add_argument("--boot-timeout", type=int, default=180, help="seconds from the VMM's start to the guest's ready")
     p.add_argument("--source-nice", type=int, default=0,
                    help="nice level of the host's RX source thread (19: only on an idle core)")
     return p.parse_args(argv)
@@ -138,7 +139,8 @@ def drive(vmm, proc, serial, pump, args, before_end=None):
     deadline = time.monotonic() + args.timeout
     results = {}
 
-    def wait(pattern, start):
+    def wait(pattern, start, within=None):
+        until = min(deadline, time.monotonic() + within) if within else deadline
         while True:
             text = serial.read_text(errors="replace") if serial.exists() else ""
             m = re.compile(pattern).search(text, start)
@@ -146,11 +148,11 @@ def drive(vmm, proc, serial, pump, args, before_end=None):
                 return m
             if proc.poll() is not None:
                 raise RuntimeError(f"{vmm} exited ({proc.returncode}) before /{pattern}/:\n{text[-1500:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{vmm}: no /{pattern}/ within {args.timeout} s:\n{text[-1500:]}")
+            if time.monotonic() > until:
+                raise TimeoutError(f"{vmm}: no /{pattern}/ in time:\n{text[-1500:]}")
             time.sleep(0.01)
 
-    m = wait(r"blaster: ready tso=(\d) tsc_khz=(\d+)\n", 0)
+    m = wait(r"blaster: ready tso=(\d) tsc_khz=(\d+)\n", 0, within=args.boot_timeout)
     tso, tsc_khz = m.group(1) == "1", int(m.group(2))
     pos = m.end()
     if args.ring3probe:
@@ -232,9 +234,14 @@ def main():
     kernel, _ = harness.multiboot_test_kernels()
     workdir = tempfile.mkdtemp(prefix="pps-", dir=vmm_probe.REPO / "build")
     runs = {v: [] for v in vmms}
+    failed = []
     for rnd in range(args.rounds):
         for vmm in (vmms if rnd % 2 == 0 else vmms[::-1]):
-            runs[vmm].append(run_one(vmm, args, kernel, workdir))
+            try:
+                runs[vmm].append(run_one(vmm, args, kernel, workdir))
+            except (RuntimeError, TimeoutError) as e:  # a crashed or stuck run; the others still count
+                harness.log(f"{vmm}: round {rnd + 1} failed: {e}")
+                failed.append(f"{vmm} round {rnd + 1}")
 
     def med(vmm, key, f):
         vals = [f(r[key]) for r in runs[vmm] if key in r]
@@ -268,12 +275,14 @@ def main():
         cells = "".join(f"{x:12.4g}" if x is not None else f"{'-':>12s}" for x in vals)
         ratio = f"{vals[0] / vals[1]:12.2f}" if len(vals) == 2 and vals[0] and vals[1] else ""
         print(f"{name:40s}{cells}{ratio}")
-    print(f"({args.rounds} run(s) per VMM, medians; loops: " +
+    print("(" + ", ".join(f"{len(runs[v])} {v} run(s)" for v in vmms) + ", medians; loops: " +
           ", ".join(f"{key}={getattr(args, key)}" for _, _, key in LOOPS) +
           "; rates from the guest's HPET; CPU: the VMM's utime+stime over each loop)")
     for p in problems:
         print(f"MISMATCH {p}")
-    if problems:
+    if failed:
+        print(f"FAILED runs (left out above): {', '.join(failed)}")
+    if problems or failed:
         raise SystemExit(1)
 
 
