@@ -185,6 +185,21 @@ def vcpu_threads(pid, attempts=100):
     raise RuntimeError(f"no thread of {pid} is in KVM_RUN")
 
 
+def guest_time_threads(pid):
+    """The threads of pid that have run a guest (guest_time, field 43 of
+    /proc/PID/task/TID/stat, above 0): the vCPU threads, also while they are
+    busy in the guest, where vcpu_threads cannot see them."""
+    tids = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        if int(fields[40]) > 0:
+            tids.add(int(task.name))
+    return tids
+
+
 def percentile(xs, p):
     """Nearest-rank p-th percentile (0 < p <= 100)."""
     xs = sorted(xs)

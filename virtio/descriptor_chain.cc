@@ -126,16 +126,20 @@ bool for_each_piece(std::span<const GuestBuffer> buffers, uint64_t offset, uint6
   return true;
 }
 
-std::optional<std::vector<GuestSlice>> collect_slices(GuestMemory& mem, std::span<const GuestBuffer> buffers,
-                                                      uint64_t offset, uint64_t len, bool for_write) {
-  std::vector<GuestSlice> out;
-  const bool ok = for_each_piece(buffers, offset, len, [&](uint64_t gpa, uint64_t n, uint64_t) {
+bool append_slices(GuestMemory& mem, std::span<const GuestBuffer> buffers, uint64_t offset, uint64_t len,
+                   bool for_write, std::vector<GuestSlice>& out) {
+  return for_each_piece(buffers, offset, len, [&](uint64_t gpa, uint64_t n, uint64_t) {
     auto pieces = mem.slices(gpa, n, for_write);
     if (!pieces) return false;
     out.insert(out.end(), pieces->begin(), pieces->end());
     return true;
   });
-  if (!ok) return std::nullopt;
+}
+
+std::optional<std::vector<GuestSlice>> collect_slices(GuestMemory& mem, std::span<const GuestBuffer> buffers,
+                                                      uint64_t offset, uint64_t len, bool for_write) {
+  std::vector<GuestSlice> out;
+  if (!append_slices(mem, buffers, offset, len, for_write, out)) return std::nullopt;
   return out;
 }
 
@@ -170,6 +174,10 @@ size_t DescriptorChain::write_at(GuestMemory& mem, uint64_t offset, std::span<co
 std::optional<std::vector<GuestSlice>> DescriptorChain::readable_slices(GuestMemory& mem, uint64_t offset,
                                                                         uint64_t len) const {
   return collect_slices(mem, readable_, offset, len, /*for_write=*/false);
+}
+
+bool DescriptorChain::append_readable_slices(GuestMemory& mem, uint64_t offset, std::vector<GuestSlice>& out) const {
+  return append_slices(mem, readable_, offset, UINT64_MAX, /*for_write=*/false, out);
 }
 
 std::optional<std::vector<GuestSlice>> DescriptorChain::writable_slices(GuestMemory& mem, uint64_t offset,

@@ -102,6 +102,11 @@ class DescriptorChain {
                                                                        uint64_t len = UINT64_MAX) const;
   [[nodiscard]] std::optional<std::vector<GuestSlice>> writable_slices(GuestMemory& mem, uint64_t offset = 0,
                                                                        uint64_t len = UINT64_MAX) const;
+  // readable_slices from `offset` to the end, appended to `out`, so that a
+  // hot path can keep one vector's capacity across chains instead of
+  // allocating one per chain. False only if guest memory refused (`out` may
+  // then hold part of the list).
+  [[nodiscard]] bool append_readable_slices(GuestMemory& mem, uint64_t offset, std::vector<GuestSlice>& out) const;
 
  private:
   DescriptorChain() = default;

@@ -15,105 +15,8 @@
  * 100 MHz main counter. Built freestanding (gcc -m32 -ffreestanding). */
 #include <stdint.h>
 
-/* ---- Port and memory I/O -------------------------------------------------- */
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port) {
-  uint8_t v;
-  __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
-static inline uint16_t inw(uint16_t port) {
-  uint16_t v;
-  __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
-static inline uint32_t inl(uint16_t port) {
-  uint32_t v;
-  __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-  return v;
-}
-#define barrier() __asm__ volatile("" ::: "memory")
-#define MMIO8(a) (*(volatile uint8_t*)(uintptr_t)(a))
-#define MMIO16(a) (*(volatile uint16_t*)(uintptr_t)(a))
-#define MMIO32(a) (*(volatile uint32_t*)(uintptr_t)(a))
-
-/* gcc may emit these for struct copies and loops. */
-void* memset(void* d, int c, uint32_t n) {
-  uint8_t* p = d;
-  while (n--) *p++ = (uint8_t)c;
-  return d;
-}
-void* memcpy(void* d, const void* s, uint32_t n) {
-  uint8_t* p = d;
-  const uint8_t* q = s;
-  while (n--) *p++ = *q++;
-  return d;
-}
-
-/* ---- COM1 ----------------------------------------------------------------- */
-static void putc_com1(char c) {
-  while (!(inb(0x3f8 + 5) & 0x20)) {
-  }
-  outb(0x3f8, (uint8_t)c);
-}
-static void print(const char* s) {
-  while (*s) putc_com1(*s++);
-}
-static void print_dec(uint32_t v) {
-  char buf[11];
-  int i = 10;
-  buf[i] = 0;
-  do {
-    buf[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  print(buf + i);
-}
-static void print_hex2(uint32_t v) {
-  static const char digits[] = "0123456789abcdef";
-  putc_com1(digits[(v >> 4) & 0xf]);
-  putc_com1(digits[v & 0xf]);
-}
-
-/* ---- Time: the HPET main counter (100 MHz on Wren) ------------------------ */
-#define HPET 0xfed00000u
-static void hpet_start(void) { MMIO32(HPET + 0x10) = 1; }
-static uint32_t now_ticks(void) { return MMIO32(HPET + 0xf0); }
-#define TICKS_PER_MS 100000u
-
-/* ---- PCI configuration mechanism #1 --------------------------------------- */
-static uint32_t pci_addr(uint32_t dev, uint32_t off) { return 0x80000000u | (dev << 11) | (off & 0xfc); }
-static uint32_t pci_read32(uint32_t dev, uint32_t off) {
-  outl(0xcf8, pci_addr(dev, off));
-  return inl(0xcfc);
-}
-static uint8_t pci_read8(uint32_t dev, uint32_t off) { return (uint8_t)(pci_read32(dev, off) >> (8 * (off & 3))); }
-static void pci_write16(uint32_t dev, uint32_t off, uint16_t v) {
-  outl(0xcf8, pci_addr(dev, off));
-  outw((uint16_t)(0xcfc + (off & 2)), v);
-}
-
-/* ---- virtio ---------------------------------------------------------------- */
-enum {
-  S_ACK = 1,
-  S_DRIVER = 2,
-  S_DRIVER_OK = 4,
-  S_FEATURES_OK = 8,
-  S_NEEDS_RESET = 0x40,
-};
-#define F_INDIRECT (1u << 28)
-#define F_MRG_RXBUF (1u << 15)
-#define F_VERSION_1_HI 1u /* bit 32 */
-#define D_NEXT 1
-#define D_WRITE 2
-#define D_INDIRECT 4
-
-struct desc {
-  uint32_t addr_lo, addr_hi, len;
-  uint16_t flags, next;
-};
+#include "hw.h"
+#include "virtio_pci.h"
 
 /* Guest-physical layout (the guest has 64 MiB; the kernel sits at 1 MiB).
  * Ring placement is the legacy one for 256 entries (desc, avail at +4 KiB,
@@ -129,191 +32,42 @@ struct desc {
 #define OUTSIDE_RAM 0xf0000000u
 #define RAM_END 0x4000000u /* the test boots with 64 MiB */
 
-static struct {
-  int modern;
-  /* modern: virtio-pci capability windows */
-  uint32_t common, notify, isr, notify_mult;
-  /* transitional: legacy I/O BAR */
-  uint16_t io;
-  uint32_t hdr_len;
-  uint16_t avail_idx[2];
-  uint32_t extra_features; /* offered bits a case asks for besides INDIRECT_DESC */
-} nic;
+static uint16_t avail_idx[2];
+static uint32_t extra_features; /* offered bits a case asks for besides INDIRECT_DESC */
 
-/* Modern common configuration offsets. */
-enum {
-  C_DFSEL = 0x00,
-  C_DF = 0x04,
-  C_GFSEL = 0x08,
-  C_GF = 0x0c,
-  C_STATUS = 0x14,
-  C_QSEL = 0x16,
-  C_QSIZE = 0x18,
-  C_QENABLE = 0x1c,
-  C_QNOTIFY_OFF = 0x1e,
-  C_QDESC = 0x20,
-  C_QDRIVER = 0x28,
-  C_QDEVICE = 0x30,
-};
-/* Legacy I/O registers. */
-enum {
-  L_HOST_F = 0x00,
-  L_GUEST_F = 0x04,
-  L_PFN = 0x08,
-  L_QNUM = 0x0c,
-  L_QSEL = 0x0e,
-  L_NOTIFY = 0x10,
-  L_STATUS = 0x12
-};
-
-static uint32_t bar_address(uint32_t dev, uint32_t bar) {
-  uint32_t lo = pci_read32(dev, 0x10 + 4 * bar);
-  if (lo & 1) return lo & ~3u;
-  if (((lo >> 1) & 3) == 2 && pci_read32(dev, 0x14 + 4 * bar) != 0) return 0; /* above 4 GiB: unreachable */
-  return lo & ~0xfu;
-}
-
-static int find_nic(void) {
-  for (uint32_t dev = 0; dev < 32; ++dev) {
-    uint32_t id = pci_read32(dev, 0);
-    if ((id & 0xffff) != 0x1af4) continue;
-    uint32_t device = id >> 16;
-    if (device != 0x1041 && device != 0x1000) continue;
-    pci_write16(dev, 0x04, 0x7); /* I/O, memory, bus master */
-    nic.modern = device == 0x1041;
-    if (!nic.modern) {
-      nic.io = (uint16_t)bar_address(dev, 0);
-      nic.hdr_len = 10; /* legacy without MRG_RXBUF */
-      print("hostile: transitional NIC at slot ");
-      print_dec(dev);
-      print(", legacy I/O BAR\n");
-      return nic.io != 0;
-    }
-    nic.hdr_len = 12;
-    for (uint32_t cap = pci_read8(dev, 0x34) & 0xfc; cap; cap = pci_read8(dev, cap + 1) & 0xfc) {
-      if (pci_read8(dev, cap) != 0x09) continue;
-      uint32_t type = pci_read8(dev, cap + 3);
-      uint32_t base = bar_address(dev, pci_read8(dev, cap + 4));
-      uint32_t where = base + pci_read32(dev, cap + 8);
-      if (!base) continue;
-      if (type == 1) nic.common = where;
-      if (type == 2) {
-        nic.notify = where;
-        nic.notify_mult = pci_read32(dev, cap + 16);
-      }
-      if (type == 3) nic.isr = where;
-    }
-    print("hostile: modern NIC at slot ");
-    print_dec(dev);
-    print(", capabilities in a memory BAR\n");
-    return nic.common && nic.notify;
-  }
-  return 0;
-}
-
-static uint8_t status(void) { return nic.modern ? MMIO8(nic.common + C_STATUS) : inb(nic.io + L_STATUS); }
-static void set_status(uint8_t v) {
-  if (nic.modern)
-    MMIO8(nic.common + C_STATUS) = v;
-  else
-    outb(nic.io + L_STATUS, v);
-}
-static void select_queue(uint16_t q) {
-  if (nic.modern)
-    MMIO16(nic.common + C_QSEL) = q;
-  else
-    outw(nic.io + L_QSEL, q);
-}
-static uint16_t queue_size(uint16_t q) {
-  select_queue(q);
-  return nic.modern ? MMIO16(nic.common + C_QSIZE) : inw(nic.io + L_QNUM);
-}
-/* Writes `size` to the queue-size register (read-only on legacy). */
-static void write_queue_size(uint16_t q, uint16_t size) {
-  select_queue(q);
-  if (nic.modern)
-    MMIO16(nic.common + C_QSIZE) = size;
-  else
-    outw(nic.io + L_QNUM, size);
-}
-
+static uint8_t status(void) { return virtio_status(); }
+static void set_status(uint8_t v) { virtio_set_status(v); }
 /* Status 0, then ACKNOWLEDGE | DRIVER and the features (INDIRECT_DESC, and
  * VERSION_1 on modern). Returns 0 if the device refused FEATURES_OK. */
-static int begin(void) {
-  set_status(0);
-  for (int i = 0; i < 1000 && status() != 0; ++i) {
-  }
-  set_status(S_ACK);
-  set_status(S_ACK | S_DRIVER);
-  if (!nic.modern) {
-    outl(nic.io + L_GUEST_F, inl(nic.io + L_HOST_F) & (F_INDIRECT | nic.extra_features));
-    return 1;
-  }
-  MMIO32(nic.common + C_DFSEL) = 0;
-  uint32_t lo = MMIO32(nic.common + C_DF);
-  MMIO32(nic.common + C_GFSEL) = 0;
-  MMIO32(nic.common + C_GF) = lo & (F_INDIRECT | nic.extra_features);
-  MMIO32(nic.common + C_GFSEL) = 1;
-  MMIO32(nic.common + C_GF) = F_VERSION_1_HI;
-  set_status(S_ACK | S_DRIVER | S_FEATURES_OK);
-  return (status() & S_FEATURES_OK) != 0;
-}
+static int begin(void) { return virtio_begin(F_INDIRECT | extra_features, F_VERSION_1_HI); }
+static void driver_ok(void) { virtio_driver_ok(); }
 
-static void driver_ok(void) { set_status(status() | S_DRIVER_OK); }
-
-/* Places queue q's rings and enables it; returns whether the device took it
- * (queue_enable reads 1, or the legacy PFN reads back). */
 static void zero_in_ram(uint32_t at, uint32_t bytes) {
   if (at < RAM_END)
     for (uint32_t i = 0; i < bytes; i += 4) MMIO32(at + i) = 0;
 }
+/* Places queue q's rings and enables it; returns whether the device took it
+ * (queue_enable reads 1, or the legacy PFN reads back). */
 static int setup_queue(uint16_t q, uint32_t desc, uint32_t avail, uint32_t used) {
   /* A fresh driver's rings start zeroed: no stale indices from the last case. */
   zero_in_ram(desc, QSIZE * 16);
   zero_in_ram(avail, 0x1000);
   zero_in_ram(used, 0x1000);
-  nic.avail_idx[q & 1] = 0;
-  select_queue(q);
-  if (!nic.modern) {
-    outl(nic.io + L_PFN, desc >> 12); /* avail and used follow at the legacy offsets */
-    return inl(nic.io + L_PFN) == desc >> 12;
-  }
-  MMIO32(nic.common + C_QDESC) = desc;
-  MMIO32(nic.common + C_QDESC + 4) = 0;
-  MMIO32(nic.common + C_QDRIVER) = avail;
-  MMIO32(nic.common + C_QDRIVER + 4) = 0;
-  MMIO32(nic.common + C_QDEVICE) = used;
-  MMIO32(nic.common + C_QDEVICE + 4) = 0;
-  MMIO16(nic.common + C_QENABLE) = 1;
-  return MMIO16(nic.common + C_QENABLE) == 1;
+  avail_idx[q & 1] = 0;
+  return virtio_setup_queue(q, desc, avail, used);
 }
 static int setup_ring(uint16_t q, uint32_t ring) { return setup_queue(q, ring, ring + 0x1000, ring + 0x2000); }
 
-static void notify(uint16_t q) {
-  if (!nic.modern) {
-    outw(nic.io + L_NOTIFY, q);
-    return;
-  }
-  select_queue(q);
-  uint32_t off = MMIO16(nic.common + C_QNOTIFY_OFF);
-  MMIO16(nic.notify + off * nic.notify_mult) = q;
-}
+static void notify(uint16_t q) { virtio_notify(q); }
 
 static struct desc* descs(uint32_t ring) { return (struct desc*)(uintptr_t)ring; }
-static void set_desc(struct desc* d, uint32_t addr, uint32_t len, uint16_t flags, uint16_t next) {
-  d->addr_lo = addr;
-  d->addr_hi = 0;
-  d->len = len;
-  d->flags = flags;
-  d->next = next;
-}
 /* Publishes chain `head` on queue q (rings at `ring`, avail at +4 KiB). */
 static void push(uint16_t q, uint32_t avail, uint16_t head) {
-  uint16_t idx = nic.avail_idx[q & 1];
+  uint16_t idx = avail_idx[q & 1];
   MMIO16(avail + 4 + 2 * (idx % QSIZE)) = head;
   barrier();
   MMIO16(avail + 2) = (uint16_t)(idx + 1);
-  nic.avail_idx[q & 1] = (uint16_t)(idx + 1);
+  avail_idx[q & 1] = (uint16_t)(idx + 1);
 }
 /* Waits until used->idx reaches `target`, the device sets NEEDS_RESET, or
  * `ms` pass; returns used->idx. */
@@ -507,7 +261,7 @@ static void case_rx_short(void) {
  * so a frame with its header spans over a hundred of them. */
 static void case_rx_short_mergeable(void) {
   uint16_t used = 0;
-  nic.extra_features = F_MRG_RXBUF;
+  extra_features = F_MRG_RXBUF;
   if (begin() && setup_ring(0, RX_RING)) {
     driver_ok();
     struct desc* d = descs(RX_RING);
@@ -520,7 +274,7 @@ static void case_rx_short_mergeable(void) {
     wait_used(RX_RING + 0x2000, QSIZE, 5000);
     used = MMIO16(RX_RING + 0x2000 + 2);
   }
-  nic.extra_features = 0;
+  extra_features = 0;
   report("rx-short-mergeable", 0, used);
   print("\n");
 }
@@ -556,8 +310,8 @@ static void case_buffer_outside_ram(void) {
 static void case_queue_size_npot(void) {
   uint16_t used = 0, size = 0;
   if (begin()) {
-    write_queue_size(1, 100);
-    size = queue_size(1);
+    virtio_write_queue_size(1, 100);
+    size = virtio_queue_size(1);
     if (size == QSIZE && setup_ring(1, TX_RING)) {
       driver_ok();
       make_frame(FRAME, "queue-size-npot", 60);
@@ -604,7 +358,7 @@ static void case_used_overlaps_desc(void) {
 int hostile_main(void) {
   print("hostile: start\n");
   hpet_start();
-  if (!find_nic()) {
+  if (!virtio_find_nic("hostile")) {
     print("hostile: no virtio-net NIC found\n");
     return 1;
   }

@@ -9,7 +9,8 @@
 # exits with status (N << 1) | 1. With a `reset92` word it first resets the
 # machine through port 0x92 (and says so if that did not stop it). With a
 # `hostile` word it skips the probes and runs hostile.c instead: a broken
-# virtio-net driver; then it exits with N as well (0x7e without a NIC).
+# virtio-net driver; then it exits with N as well (0x7e without a NIC). With
+# a `blaster` word it runs blaster.c instead, the packet blaster, likewise.
 #
 # Flat 32-bit protected mode, no paging. Interrupts are on only while the
 # probes wait for them; the 8259s and LINT0 stay masked. Assembled twice:
@@ -199,10 +200,19 @@ module_next:
 6:	movl $word_hostile, %edi
 	call cmdline_has_word
 	testl %eax, %eax
-	jz 8f
+	jz 10f
 	call hostile_main                # hostile.c: the broken virtio-net driver
+	jmp 11f
+10:	movl $word_blaster, %edi
+	call cmdline_has_word
 	testl %eax, %eax
-	jz 9f                            # every case ran: exit=N as usual
+	jz 8f
+	movl info_ptr, %ebx
+	pushl MBI_CMDLINE(%ebx)          # the flags were checked by cmdline_has_word
+	call blaster_main                # blaster.c: the packet blaster
+	addl $4, %esp
+11:	testl %eax, %eax
+	jz 9f                            # every case or loop ran: exit=N as usual
 	movl $0x7e, %eax
 	jmp exit
 8:	call testdev_probe
@@ -803,6 +813,7 @@ msg_resetting:	.asciz "port92: resetting\n"
 msg_no_reset:	.asciz "port92: no reset\n"
 word_reset92:	.asciz "reset92"
 word_hostile:	.asciz "hostile"
+word_blaster:	.asciz "blaster"
 testdev_out:	.byte 0x11, 0x22, 0x33
 
 	.data

@@ -34,6 +34,8 @@
 // on the event loop's thread and hold only a weak reference (create() makes
 // the device shared). Config reads use a separate lock so vCPUs never wait
 // for the datapath.
+#include <sys/uio.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
@@ -323,6 +325,9 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   HostSide host_side_;
   std::vector<TapQueue> taps_;
   std::vector<std::deque<DescriptorChain>> rx_held_;
+  // send_chain's scratch lists, kept so that a frame allocates none.
+  std::vector<GuestSlice> tx_slices_;
+  std::vector<iovec> tx_iov_;
   UsedNotifications used_;
   NetCounters counters_;
   Events events_;

@@ -62,23 +62,22 @@ NetDevice::Send NetDevice::send_chain(uint16_t pair, const DescriptorChain& chai
     return Send::Dropped;
   }
 
-  auto slices = chain.readable_slices(*memory_, header_size_);
-  if (!slices) {
+  tx_slices_.clear();  // capacity kept: no allocation per frame
+  if (!chain.append_readable_slices(*memory_, header_size_, tx_slices_)) {
     ++counters_.tx_errors;
     return Send::Dropped;
   }
-  std::vector<iovec> iov;
-  iov.reserve(slices->size() + 1);
-  iov.push_back({header.data(), header_size_});
-  for (auto& s : *slices) iov.push_back({s.data(), s.size()});
+  tx_iov_.clear();
+  tx_iov_.push_back({header.data(), header_size_});
+  for (auto& s : tx_slices_) tx_iov_.push_back({s.data(), s.size()});
   std::vector<uint8_t> bounce;
-  if (iov.size() > IOV_MAX) {  // rare: flatten very fragmented chains
+  if (tx_iov_.size() > IOV_MAX) {  // rare: flatten very fragmented chains
     bounce.reserve(chain.readable_len());
-    for (const auto& v : iov)
+    for (const auto& v : tx_iov_)
       bounce.insert(bounce.end(), static_cast<uint8_t*>(v.iov_base), static_cast<uint8_t*>(v.iov_base) + v.iov_len);
-    iov = {{bounce.data(), bounce.size()}};
+    tx_iov_.assign(1, {bounce.data(), bounce.size()});
   }
-  const ssize_t n = ::writev(taps_[pair].descriptor.native_handle(), iov.data(), static_cast<int>(iov.size()));
+  const ssize_t n = ::writev(taps_[pair].descriptor.native_handle(), tx_iov_.data(), static_cast<int>(tx_iov_.size()));
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Send::WouldBlock;
     ++counters_.tx_errors;
