@@ -129,8 +129,8 @@ std::vector<KvmStat> KvmStatsFd::read() const {
 void KvmStatsFd::pread_exact(void* buffer, size_t size, uint64_t offset) const {
   size_t done = 0;
   while (done < size) {
-    const ssize_t n = ::pread(fd_.get(), static_cast<uint8_t*>(buffer) + done, size - done,
-                              static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd_.get(), static_cast<uint8_t*>(buffer) + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw KvmStatsError(std::string("reading KVM stats: ") + std::strerror(errno));
     if (n == 0)

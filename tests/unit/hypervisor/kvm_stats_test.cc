@@ -16,8 +16,8 @@
 namespace wren {
 namespace {
 
-using test::KvmStatsBlob;
 using test::kNameSize;
+using test::KvmStatsBlob;
 using test::memfd_with;
 using test::put;
 

@@ -113,11 +113,9 @@ TEST(QueryStatsSchemas, DescribesVmAndVcpuStats) {
   EXPECT_EQ(r[1]["target"], "vcpu");
   const json& stats = r[1]["stats"];
   EXPECT_EQ(stats[0], json({{"name", "exits"}, {"type", "cumulative"}, {"exponent", 0}}));
-  EXPECT_EQ(stats[1], json({{"name", "halt_wait_ns"},
-                            {"type", "cumulative"},
-                            {"unit", "seconds"},
-                            {"base", 10},
-                            {"exponent", -9}}));
+  EXPECT_EQ(
+      stats[1],
+      json({{"name", "halt_wait_ns"}, {"type", "cumulative"}, {"unit", "seconds"}, {"base", 10}, {"exponent", -9}}));
   EXPECT_EQ(stats[3]["type"], "log2-histogram");
   EXPECT_THROW(query_stats_schemas_json({{"provider", "x"}}, f.sources()), ApiError);
   EXPECT_EQ(query_stats_schemas_json({{"provider", "kvm"}}, f.sources()).size(), 2u);
