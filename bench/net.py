@@ -137,6 +137,10 @@ class Guest:
         return [int(us) / 1000 for line in re.findall(r"ping rtt_us=([\d,]+)", log) for us in line.split(",")]
 
 
+# The counters each round's log line shows (per round trip of its flood, as counted).
+ROUND_STATS = ["exits", "insn_emulation", "mmio_exits", "io_exits", "halt_exits", "irq_injections", "irq_window_exits"]
+
+
 def print_exit_counts(cpu):
     """KVM's per-vCPU counters side by side: per round trip of the flood
     (idle rate subtracted, and as counted) and per second of the idle
@@ -194,7 +198,8 @@ def main():
                 harness.log(f"round {rnd + 1} {vmm}: host->guest median {vmm_probe.median(h2g[vmm]):.2f} ms, "
                             f"guest->host median {vmm_probe.median(g2h[vmm]):.2f} ms, "
                             f"CPU {c['all'] * 1e6:.0f} us/round trip ({c['vcpu'] * 1e6:.0f} in vCPU threads) "
-                            f"at {c['rate']:.1f} round trips/s, idle {c['idle'] * 100:.1f}% of a core")
+                            f"at {c['rate']:.1f} round trips/s, idle {c['idle'] * 100:.1f}% of a core; per round trip "
+                            + ", ".join(f"{k} {c['flood_exits'].get(k, 0):.2f}" for k in ROUND_STATS))
         boot = {v: guests[v].boot_s for v in VMMS}
 
     rows = []
