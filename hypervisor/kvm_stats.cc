@@ -99,7 +99,7 @@ std::vector<KvmStat> KvmStatsSchema::values(std::span<const uint8_t> data) const
   std::vector<KvmStat> stats;
   stats.reserve(descriptors_.size());
   for (const auto& d : descriptors_) {
-    KvmStat stat{&d, std::vector<uint64_t>(d.size)};
+    KvmStat stat{d, std::vector<uint64_t>(d.size)};
     std::memcpy(stat.values.data(), data.data() + d.offset, d.size * sizeof(uint64_t));
     stats.push_back(std::move(stat));
   }

@@ -45,9 +45,10 @@ struct KvmStatDescriptor {
   KvmStatBase base() const { return static_cast<KvmStatBase>((flags >> 8) & 0xf); }
 };
 
+// A copy of the descriptor, so a reading outlives the schema it came from.
 struct KvmStat {
-  const KvmStatDescriptor* descriptor;
-  std::vector<uint64_t> values;  // descriptor->size words
+  KvmStatDescriptor descriptor;
+  std::vector<uint64_t> values;  // descriptor.size words
 };
 
 class KvmStatsSchema {

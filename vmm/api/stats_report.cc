@@ -51,7 +51,7 @@ bool selected(const std::optional<std::set<std::string>>& filter, const std::str
 }
 
 json stat_value(const KvmStat& stat) {
-  if (stat.descriptor->unit() == KvmStatUnit::kBoolean) return stat.values.at(0) != 0;
+  if (stat.descriptor.unit() == KvmStatUnit::kBoolean) return stat.values.at(0) != 0;
   if (stat.values.size() == 1) return stat.values[0];
   return stat.values;
 }
@@ -61,8 +61,8 @@ json stats_result(const KvmStatsFd& fd, const std::optional<std::set<std::string
                   const std::optional<std::string>& qom_path) {
   json stats = json::array();
   for (const KvmStat& stat : fd.read())
-    if (stat.descriptor->known() && selected(names, stat.descriptor->name))
-      stats.push_back({{"name", stat.descriptor->name}, {"value", stat_value(stat)}});
+    if (stat.descriptor.known() && selected(names, stat.descriptor.name))
+      stats.push_back({{"name", stat.descriptor.name}, {"value", stat_value(stat)}});
   if (stats.empty()) return nullptr;
   json result{{"provider", "kvm"}};
   if (qom_path) result["qom-path"] = *qom_path;

@@ -56,7 +56,7 @@ struct KvmStatsBlob {
     put<uint32_t>(b, 16, desc_offset);
     put<uint32_t>(b, 20, data_offset());
     b.resize(std::max<size_t>(b.size(), id_offset + name_size));
-    std::memcpy(b.data() + id_offset, "kvm-1234/vcpu-0", 16);
+    std::memcpy(b.data() + id_offset, "kvm-1234/vcpu-0", std::min<size_t>(16, name_size));
     for (size_t i = 0; i < descs.size(); ++i) {
       const size_t at = desc_offset + i * (16 + name_size);
       const StatDesc& d = descs[i];

@@ -43,7 +43,7 @@ TEST(KvmStatsSchema, ParsesHeaderDescriptorsAndValues) {
 
   const auto stats = schema.values(std::span(bytes).subspan(schema.data_offset()));
   ASSERT_EQ(stats.size(), 4u);
-  EXPECT_EQ(stats[0].descriptor->name, "exits");
+  EXPECT_EQ(stats[0].descriptor.name, "exits");
   EXPECT_EQ(stats[0].values, std::vector<uint64_t>{1234});
   EXPECT_EQ(stats[1].values, std::vector<uint64_t>{5000000});
   EXPECT_EQ(stats[3].values, (std::vector<uint64_t>{7, 8, 9}));
@@ -53,8 +53,8 @@ TEST(KvmStatsSchema, UnknownFlagsAreMarkedNotRefused) {
   KvmStatsBlob blob;
   blob.descs[0].flags = 0x9;  // a type from a newer kernel
   const auto stats = parse_all(blob.bytes());
-  EXPECT_FALSE(stats[0].descriptor->known());
-  EXPECT_TRUE(stats[1].descriptor->known());
+  EXPECT_FALSE(stats[0].descriptor.known());
+  EXPECT_TRUE(stats[1].descriptor.known());
 }
 
 TEST(KvmStatsSchema, HeadSizeCoversIdAndDescriptors) {
@@ -147,7 +147,7 @@ constexpr std::array<uint8_t, 3> kOutAndHalt = {0xe6, 0x10, 0xf4};
 
 uint64_t value_of(const std::vector<KvmStat>& stats, const std::string& name) {
   for (const auto& s : stats)
-    if (s.descriptor->name == name) return s.values.at(0);
+    if (s.descriptor.name == name) return s.values.at(0);
   ADD_FAILURE() << "no stat " << name;
   return 0;
 }
