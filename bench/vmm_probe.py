@@ -28,7 +28,7 @@ def overhead_kib(pid, guest_ram_bytes):
     return total
 
 
-def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False, firmware=None):
+def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=False, firmware=None, api=None):
     cmd = [harness.wren_binary(), "run", "--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline,
            "--memory", f"{mem_mb}M", "--serial", f"file:{serial}"]
     if firmware:
@@ -37,6 +37,8 @@ def wren_cmd(kernel, initrd, cmdline, mem_mb, serial, net_tap=None, test_exit=Fa
         cmd += ["--net", f"tap={net_tap}"]
     if test_exit:
         cmd += ["--test-exit", "iobase=0xf4,iosize=4"]
+    if api:
+        cmd += ["--api", f"unix:{api}"]
     return cmd
 
 
@@ -198,6 +200,25 @@ def guest_time_threads(pid):
         if int(fields[40]) > 0:
             tids.add(int(task.name))
     return tids
+
+
+def vcpu_exit_counts(qmp):
+    """KVM's cumulative per-vCPU counters (exits by reason, emulated
+    instructions, halt time...), summed over the vCPUs, from QMP query-stats
+    (Wren and QEMU answer it alike). qmp: a harness.QmpConnection."""
+    schemas = qmp.request("query-stats-schemas", provider="kvm")
+    reply = qmp.request("query-stats", target="vcpu", providers=[{"provider": "kvm"}])
+    if "return" not in reply or "return" not in schemas:
+        raise RuntimeError(f"query-stats refused: {reply} {schemas}")
+    cumulative = {v["name"] for s in schemas["return"] if s["target"] == "vcpu" for v in s["stats"]
+                  if v["type"] == "cumulative"}
+    totals = {}
+    for result in reply["return"]:
+        for stat in result["stats"]:
+            v = stat["value"]
+            if stat["name"] in cumulative and isinstance(v, int) and not isinstance(v, bool):
+                totals[stat["name"]] = totals.get(stat["name"], 0) + v
+    return totals
 
 
 def percentile(xs, p):

@@ -3,7 +3,8 @@
 QEMU's schema, read from `query-qmp-schema` of `qemu-system-x86_64 -M none`
 (Debian's qemu-system-x86; boots nothing, ctest label unit). A name the unit
 tests accept must exist in QEMU's schema, and every member QEMU requires in
-RxFilterInfo and StatusInfo must be in the sets."""
+RxFilterInfo, StatusInfo and the stats replies (qapi/stats.json) must be in
+the sets."""
 
 import json
 import re
@@ -101,8 +102,28 @@ qemu = {
     "kMigrationStats": set(members(schema[members(migration)["ram"]["type"]])),
     "kShutdownCause": set(schema[event_members("SHUTDOWN")["reason"]["type"]]["values"]),
 }
-required = {"kRxFilterInfo": {n for n, m in members(rx).items() if "default" not in m},
-            "kStatusInfo": {n for n, m in members(status).items() if "default" not in m}}
+# qapi/stats.json: the filter is a union on "target" (members plus the vcpu variant's).
+stats_filter = schema[schema["query-stats"]["arg-type"]]
+vcpu_filter = schema[next(v["type"] for v in stats_filter["variants"] if v["case"] == "vcpu")]
+stats_request = schema[schema[members(stats_filter)["providers"]["type"]]["element-type"]]
+stats_result, stats_schema = returned("query-stats"), returned("query-stats-schemas")
+stats = schema[schema[members(stats_result)["stats"]["type"]]["element-type"]]
+schema_value = schema[schema[members(stats_schema)["stats"]["type"]]["element-type"]]
+qemu.update({
+    "kStatsFilter": set(members(stats_filter)) | set(members(vcpu_filter)),
+    "kStatsRequest": set(members(stats_request)),
+    "kStatsResult": set(members(stats_result)),
+    "kStats": set(members(stats)),
+    "kStatsSchema": set(members(stats_schema)),
+    "kStatsSchemaValue": set(members(schema_value)),
+    "kStatsTarget": enum_of(stats_filter, "target"),
+    "kStatsProvider": enum_of(stats_result, "provider"),
+    "kStatsType": enum_of(schema_value, "type"),
+    "kStatsUnit": enum_of(schema_value, "unit"),
+})
+required = {name: {n for n, m in members(t).items() if "default" not in m}
+            for name, t in [("kRxFilterInfo", rx), ("kStatusInfo", status), ("kStatsResult", stats_result),
+                            ("kStats", stats), ("kStatsSchema", stats_schema), ("kStatsSchemaValue", schema_value)]}
 
 ours = sets_in_test()
 for name, names in qemu.items():

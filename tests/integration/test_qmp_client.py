@@ -6,7 +6,9 @@ query-rx-filter through go-qemu's generated QAPI types, stops and continues
 the guest (STOP and RESUME events), and powers it off with system_powerdown.
 The guest has no userspace, so the test module (step "powerbutton") acts on
 the power button's KEY_POWER as logind would and calls kernel_power_off(). Wren must exit 0
-after the guest's ACPI shutdown."""
+after the guest's ACPI shutdown. Before that, query-stats and
+query-stats-schemas read the running vCPU's KVM statistics, as a QEMU
+client would (the bench/net.sh exit comparison relies on them)."""
 
 import argparse
 import subprocess
@@ -33,6 +35,18 @@ with Netns() as ns, Wren(ns, ["--kernel", kernel, "--initrd", initrd, "--cmdline
     # reports KEY_POWER, on which the module acts as userspace would.
     armed = vm.wait_for(r"WREN-TEST: power button (armed \(.*\)|not armed)")
     check("the test module acts on the power button", armed.group(1).startswith("armed"), armed.group(0))
+    stats = [vm.request("query-stats", target="vcpu")["return"] for _ in range(2)]
+    check("query-stats: one vCPU, as QEMU names it",
+          [r.get("qom-path") for r in stats[0]] == ["/machine/unattached/device[0]"], stats[0])
+    exits = [{s["name"]: s["value"] for s in r[0]["stats"]}.get("exits", 0) for r in stats]
+    check("query-stats: the running vCPU's exits count up", 0 < exits[0] < exits[1], exits)
+    vm_stats = vm.request("query-stats", target="vm")["return"]
+    check("query-stats: the VM's stats have no qom-path", len(vm_stats) == 1 and "qom-path" not in vm_stats[0],
+          vm_stats)
+    schemas = {s["target"]: s["stats"] for s in vm.request("query-stats-schemas")["return"]}
+    exits_schema = [v for v in schemas.get("vcpu", []) if v["name"] == "exits"]
+    check("query-stats-schemas: vcpu exits is cumulative", exits_schema and exits_schema[0]["type"] == "cumulative",
+          exits_schema)
     run = subprocess.run([str(client), "-socket", str(vm.api), "-mac", GUEST_MAC], capture_output=True, text=True,
                          timeout=harness.BOOT_TIMEOUT + 300)
     log(f"go-qemu client: exit {run.returncode}\n{run.stdout}{run.stderr}")

@@ -22,6 +22,7 @@
 #include "vmm/boot/x86_entry.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/machine/exit_status.h"
+#include "vmm/machine/kvm_stats_files.h"
 #include "vmm/machine/pci_devices.h"
 #include "vmm/machine/platform_devices.h"
 #include "vmm/machine/serial_backend.h"
@@ -135,6 +136,7 @@ void Machine::create_vcpus() {
     vcpus_.push_back(std::move(vcpu));
   }
   for (auto& v : vcpus_) runners_.push_back(std::make_unique<VcpuRunner>(v, pio_, mmio_, *memory_, outcome_));
+  kvm_stats_ = std::make_unique<KvmStatsFiles>(vm_, vcpus_);
 }
 
 void Machine::restore_snapshot() {
@@ -262,6 +264,7 @@ void Machine::start_api() {
                      "and fw_cfg state are not transferred)");
     });
   pci_->register_api(*api_);
+  kvm_stats_->register_api(*api_);
 }
 
 // Whatever way the VMM ends, the replies and events already queued for

@@ -25,6 +25,7 @@ class VcpuRunner;
 class PlatformDevices;
 class PciDevices;
 class MigrationController;
+class KvmStatsFiles;
 
 class Machine {
  public:
@@ -61,6 +62,7 @@ class Machine {
   std::unique_ptr<PciDevices> pci_;
   std::vector<Vcpu> vcpus_;
   std::vector<std::unique_ptr<VcpuRunner>> runners_;
+  std::unique_ptr<KvmStatsFiles> kvm_stats_;
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<MigrationController> migration_;  // with the control socket
   BootImage boot_image_;

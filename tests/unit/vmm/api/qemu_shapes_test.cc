@@ -1,16 +1,20 @@
 // Reply shapes against QEMU's QAPI schema: RxFilterInfo (qapi/net.json), StatusInfo and SHUTDOWN (qapi/run-state.json),
-// MigrationInfo / MigrationStats (qapi/migration.json). Wren's own facts go
+// MigrationInfo / MigrationStats (qapi/migration.json), StatsResult /
+// StatsSchema and the stats enums (qapi/stats.json). Wren's own facts go
 // under the one extra member "wren", which QEMU clients ignore. The kName
 // sets below are compared with a live QEMU's query-qmp-schema by
 // tests/integration/check_qapi_names.py (ctest qapi_names).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
+#include "unit/hypervisor/kvm_stats_blob.h"
 #include "vmm/api/migration_report.h"
 #include "vmm/api/nic_report.h"
 #include "vmm/api/run_state_report.h"
+#include "vmm/api/stats_report.h"
 
 namespace wren {
 namespace {
@@ -245,6 +249,57 @@ TEST(ShutdownEventShape, ReasonsAreQemusShutdownCauses) {
     EXPECT_EQ(kShutdownCause.count(j["reason"].get<std::string>()), 1u) << j;
   }
   EXPECT_EQ(shutdown_event_json(ShutdownCause::kGuestShutdown)["reason"], "guest-shutdown");
+}
+
+// qapi/stats.json (QEMU 7.2): StatsFilter with StatsVCPUFilter, StatsRequest,
+// StatsResult, Stats, StatsSchema, StatsSchemaValue; enums StatsTarget,
+// StatsProvider, StatsType, StatsUnit.
+const std::set<std::string> kStatsFilter = {"target", "providers", "vcpus"};
+const std::set<std::string> kStatsRequest = {"provider", "names"};
+const std::set<std::string> kStatsResult = {"provider", "qom-path", "stats"};
+const std::set<std::string> kStats = {"name", "value"};
+const std::set<std::string> kStatsSchema = {"provider", "target", "stats"};
+const std::set<std::string> kStatsSchemaValue = {"name", "type", "unit", "base", "exponent", "bucket-size"};
+const std::set<std::string> kStatsTarget = {"vm", "vcpu"};
+const std::set<std::string> kStatsProvider = {"kvm"};
+const std::set<std::string> kStatsType = {"cumulative", "instant", "peak", "linear-histogram", "log2-histogram"};
+const std::set<std::string> kStatsUnit = {"bytes", "seconds", "cycles", "boolean"};
+
+TEST(StatsShape, QueryStatsAndSchemasUseQemusNames) {
+  test::KvmStatsBlob blob;
+  blob.descs[0].flags = KVM_STATS_TYPE_LINEAR_HIST | KVM_STATS_UNIT_BYTES;
+  blob.descs[0].bucket_size = 8;
+  blob.descs[2].flags = KVM_STATS_TYPE_PEAK | KVM_STATS_UNIT_CYCLES | KVM_STATS_BASE_POW2;
+  blob.descs[2].exponent = 3;
+  KvmStatsFd vm(test::memfd_with(blob.bytes())), vcpu(test::memfd_with(blob.bytes()));
+  const StatsSources sources{&vm, {&vcpu}};
+  for (const char* target : {"vm", "vcpu"}) {
+    const auto results = query_stats_json(
+        {{"target", target}, {"providers", {{{"provider", "kvm"}, {"names", {"exits", "halt_wait_ns"}}}}}}, sources);
+    ASSERT_EQ(results.size(), 1u);
+    for (const auto& r : results) {
+      const auto names = member_names(r);
+      EXPECT_TRUE(std::includes(kStatsResult.begin(), kStatsResult.end(), names.begin(), names.end())) << r;
+      EXPECT_EQ(kStatsProvider.count(r["provider"].get<std::string>()), 1u);
+      for (const auto& s : r["stats"]) EXPECT_EQ(member_names(s), kStats);
+    }
+  }
+  const auto schemas = query_stats_schemas_json(nlohmann::json::object(), sources);
+  ASSERT_EQ(schemas.size(), 2u);
+  std::set<std::string> seen_types, seen_units;
+  for (const auto& schema : schemas) {
+    EXPECT_EQ(member_names(schema), kStatsSchema);
+    EXPECT_EQ(kStatsTarget.count(schema["target"].get<std::string>()), 1u);
+    for (const auto& v : schema["stats"]) {
+      const auto names = member_names(v);
+      EXPECT_TRUE(std::includes(kStatsSchemaValue.begin(), kStatsSchemaValue.end(), names.begin(), names.end())) << v;
+      seen_types.insert(v["type"].get<std::string>());
+      if (v.contains("unit")) seen_units.insert(v["unit"].get<std::string>());
+    }
+  }
+  EXPECT_TRUE(std::includes(kStatsType.begin(), kStatsType.end(), seen_types.begin(), seen_types.end()));
+  EXPECT_TRUE(std::includes(kStatsUnit.begin(), kStatsUnit.end(), seen_units.begin(), seen_units.end()));
+  EXPECT_EQ(seen_types.size(), 4u);  // linear-histogram, cumulative, peak, log2-histogram
 }
 
 }  // namespace
