@@ -6,7 +6,8 @@
 # sequential MB/s, random 4 KiB IOPS and host CPU per request, with ratios.
 # Usage: bench/blk.sh [--mib N] [--ops N] [--qd N] [--rounds R] [--dir DIR]
 #        (needs root: uses a netns; see bench/blk.py --help). Without
-#        /dev/kvm it runs inside the KVM host VM (scripts/kvm-vm/run.sh).
+#        /dev/kvm it runs inside the KVM host VM (scripts/kvm-vm/run.sh), on
+#        an ext4 scratch disk there, so that cache=none (O_DIRECT) works.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bash "$repo/scripts/install-deps.sh"
@@ -16,4 +17,6 @@ cd "$repo"
 if [[ -e /dev/kvm ]]; then
   exec python3 bench/blk.py "$@"
 fi
-exec bash scripts/kvm-vm/run.sh python3 bench/blk.py "$@"
+# The VM's /tmp is tmpfs, which refuses O_DIRECT: give it an ext4 scratch disk.
+export WREN_VM_SCRATCH=${WREN_VM_SCRATCH:-1G}
+exec bash scripts/kvm-vm/run.sh python3 bench/blk.py --dir /run/wren-scratch "$@"

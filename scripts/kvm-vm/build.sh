@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds, or takes from the cache, the KVM host VM: Debian's own kernel
 # package and a busybox initramfs holding the modules Wren's tests need
-# (kvm_amd, 9p, tun, veth, bridge, 8021q, sch_tbf, sch_netem). Prints KERNEL=<path> INITRD=<path>.
+# (kvm_amd, 9p, tun, veth, bridge, 8021q, sch_tbf, sch_netem, and virtio_blk
+# and ext4 for the optional scratch disk). Prints KERNEL=<path> INITRD=<path>.
 # Cached in ${WREN_CACHE:-~/.cache/wren}/kvm-vm, keyed by the package
 # versions and these scripts; a miss costs one 70 MB download and seconds.
 set -euo pipefail
@@ -40,7 +41,7 @@ if [[ ! -f $out/initrd.gz ]]; then
   # Where the kernel looks when it loads a module on demand.
   mkdir -p "$root/sbin" && ln -s ../bin/busybox "$root/sbin/modprobe"
   # Each wanted module with everything modules.dep says it needs.
-  for m in kvm-amd 9pnet_virtio 9p virtio_pci tun veth bridge 8021q sch_tbf sch_netem; do
+  for m in kvm-amd 9pnet_virtio 9p virtio_pci tun veth bridge 8021q sch_tbf sch_netem virtio_blk crc32c_generic ext4; do
     grep -E "/$m\.ko:" "$modules/modules.dep" | tr -d ':' | tr ' ' '\n'
   done | sort -u | while read -r ko; do
     mkdir -p "$root/lib/modules/$release/$(dirname "$ko")"

@@ -7,7 +7,8 @@
 # the repository writable at the same path, so build trees and caches work
 # unchanged; /tmp and /run are its own. Exits with the command's status.
 #   scripts/kvm-vm/run.sh COMMAND [ARG...]
-# WREN_VM_MEMORY (default 6G) and WREN_VM_TIMEOUT (seconds, default 3000).
+# WREN_VM_MEMORY (default 6G) and WREN_VM_TIMEOUT (seconds, default 3000);
+# WREN_VM_SCRATCH=SIZE adds an empty ext4 disk of SIZE at /run/wren-scratch.
 # One VM at a time per host: a second caller waits (lock /tmp/wren-kvm-vm.lock).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,11 +30,19 @@ trap 'rm -rf "$job"' EXIT
   echo
 } >"$job/command"
 
+# An ext4 scratch disk at /run/wren-scratch, for what tmpfs cannot do (O_DIRECT).
+scratch=() append=
+if [[ -n ${WREN_VM_SCRATCH:-} ]]; then
+  truncate -s "$WREN_VM_SCRATCH" "$job/scratch.img"
+  scratch=(-drive "file=$job/scratch.img,if=virtio,format=raw,cache=unsafe")
+  append=" wren.scratch=1"
+fi
+
 share=security_model=none,multidevs=remap
 timeout --foreground "${WREN_VM_TIMEOUT:-3000}" qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu "${WREN_VM_CPU:-max,la57=off}" -smp "$(nproc)" -m "${WREN_VM_MEMORY:-6G}" \
   -nographic -no-reboot -net none \
-  -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 quiet panic=-1 wren.repo=$repo" \
+  -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 quiet panic=-1 wren.repo=$repo$append" "${scratch[@]}" \
   -virtfs "local,path=/,mount_tag=hostroot,readonly=on,$share" \
   -virtfs "local,path=$repo,mount_tag=repo,$share" \
   -virtfs "local,path=$job,mount_tag=job,$share" </dev/null | sed -u 's/\r$//' || true
