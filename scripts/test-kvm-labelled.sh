@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-passed=${WREN_KVM_PASSED:-/dev/null}
+passed=${WREN_KVM_PASSED:-$(mktemp)}
+expected=()
 ip link set lo up 2>/dev/null || true
 status=0
 # In the KVM host VM (WREN_IN_KVM_VM=1) a failed test runs once more: the
@@ -24,10 +25,16 @@ retry=()
 run_tests() {
   local dir=$1
   shift
-  local numbers=()
-  while read -r number; do
+  local selected numbers=() number
+  selected=$(ctest --test-dir "$dir" -N "$@" | sed -n 's/^ *Test *#\([0-9]*\):.*/\1/p')
+  if [[ -z $selected ]]; then
+    echo "no tests selected in $dir by: $*" >&2
+    return 1
+  fi
+  for number in $selected; do
+    expected+=("$dir $number")
     grep -qx "$dir $number" "$passed" 2>/dev/null || numbers+=("$number")
-  done < <(ctest --test-dir "$dir" -N "$@" | sed -n 's/^ *Test *#\([0-9]*\):.*/\1/p')
+  done
   ((${#numbers[@]})) || return 0
   local list
   list=$(IFS=,; echo "${numbers[*]}")
@@ -45,4 +52,8 @@ if grep -q "The following tests did not run" "$log"; then
   echo "some tests were skipped; this suite must run every test" >&2
   status=1
 fi
+# Whatever ctest or a pipe did, every selected test must have passed.
+for test in "${expected[@]}"; do
+  grep -qx "$test" "$passed" || { echo "not passed: $test" >&2; status=1; }
+done
 exit $status

@@ -112,6 +112,7 @@ class BlkDevice : public VirtioDevice, public std::enable_shared_from_this<BlkDe
   // ---- Host side ----------------------------------------------------------------
   BlkReport report() const;
   const blk::ImageFile& image() const { return image_; }
+  const std::string& serial() const { return options_.serial; }
   // Takes the image lock deferred by ImageOptions::lock = false. Throws
   // blk::ImageError while another process holds it.
   void lock_image();

@@ -285,7 +285,7 @@ MigrationHost Machine::migration_host() {
       .parts = SnapshotParts{kvm_, vm_, *memory_, vcpus_, *platform_, *pci_},
       .loop = loop_,
       .manual_dirty_protect = manual_dirty_protect_,
-      .config = [this] { return machine_vm_config(config_, pci_->nic_offered_features()); },
+      .config = [this] { return machine_vm_config(config_, pci_->offered()); },
       .is_paused = [this] { return paused_; },
       .pause_vcpus = [this] { pause(); },
       .resume_vcpus = [this] { resume(); },

@@ -231,9 +231,11 @@ void PciDevices::restore_payloads(migrate::Import& import) {
   bus_->refresh_mappings();
 }
 
-std::vector<uint64_t> PciDevices::nic_offered_features() const {
-  std::vector<uint64_t> out;
-  for (const auto& nic : nics_) out.push_back(nic.net->device_features());
+OfferedDevices PciDevices::offered() const {
+  OfferedDevices out;
+  for (const auto& nic : nics_) out.nic_features.push_back(nic.net->device_features());
+  for (const auto& disk : disks_)
+    out.disks.push_back({disk.blk->device_features(), disk.blk->report().capacity_bytes, disk.blk->serial()});
   return out;
 }
 

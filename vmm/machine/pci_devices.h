@@ -13,6 +13,7 @@
 #include "migrate/payload.h"
 #include "vmm/cli/run_config.h"
 #include "vmm/machine/vm_outcome.h"
+#include "vmm/migration/machine_vm_config.h"
 
 namespace wren {
 
@@ -51,9 +52,9 @@ class PciDevices {
   void restore_payloads(migrate::Import& import);
   // Asks every NIC's guest driver to announce itself (after a restore).
   void announce_nics();
-  // The virtio feature bits each NIC offers, in --net order (both ends of a
-  // migration must offer the same: the guest negotiated from the source's).
-  std::vector<uint64_t> nic_offered_features() const;
+  // What each NIC and disk offers its guest (both ends of a migration must
+  // offer the same: the guest negotiated from the source's).
+  OfferedDevices offered() const;
 
  private:
   void add_net(const NetConfig& config, size_t index);
