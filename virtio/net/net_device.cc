@@ -52,7 +52,8 @@ uint64_t NetCounters::rx_filtered_total() const {
   return std::accumulate(rx_filtered.begin(), rx_filtered.end(), uint64_t{0});
 }
 
-NetDevice::TapQueue::TapQueue(boost::asio::io_context& io, int fd) : descriptor(io), frame(kMaxRxFrameBytes) {
+NetDevice::TapQueue::TapQueue(boost::asio::io_context& io, int fd)
+    : descriptor(io), frame(kMaxRxFrameBytes), read_retry(io) {
   // The descriptor closes what it holds: give it its own reference.
   const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) throw std::system_error(errno, std::generic_category(), "dup backend fd");

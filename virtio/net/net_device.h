@@ -38,6 +38,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <array>
 #include <deque>
@@ -211,6 +212,8 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
     std::vector<uint8_t> frame;  // header + frame as read (and rewritten for the guest)
     size_t frame_len = 0;        // 0: nothing held
     uint16_t target = 0;         // receive queue (pair index) for the held frame
+    uint32_t failed_reads = 0;   // in a row: the retry backs off while it lasts
+    boost::asio::steady_timer read_retry;
   };
   enum class Delivery : uint8_t { Delivered, Dropped, NoBuffers };
   enum class Send : uint8_t { Sent, Dropped, WouldBlock };
@@ -258,7 +261,9 @@ class NetDevice : public VirtioDevice, public std::enable_shared_from_this<NetDe
   std::optional<std::string> apply_restored_host_side_locked(const State& state);
   bool adopt_locked(const State& state);
   void process_rx(uint16_t tap);
-  bool read_frame(uint16_t tap);  // false: nothing to read now (wait armed)
+  bool read_frame(uint16_t tap);  // false: nothing to read now (wait or retry armed)
+  // A read failed (or the backend closed): count it and retry later.
+  void read_failed(uint16_t tap, const char* why);
   Delivery deliver(uint16_t pair, std::span<uint8_t> bytes);
   bool starved(Queue& q);
   // The next receive chain; nullopt with `none` saying why there is none

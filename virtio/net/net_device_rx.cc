@@ -2,7 +2,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "virtio/net/net_device.h"
@@ -39,6 +41,27 @@ void NetDevice::process_rx(uint16_t tap) {
   continue_later(tap, &NetDevice::process_rx);
 }
 
+// A lasting error (the TAP deleted under us: EBADFD and EPOLLERR for good)
+// would wake the loop again at once and spin it. So the fd is watched again
+// only after a pause that doubles with each failure in a row, from 10 ms to
+// 5 s, and only the first failure is logged.
+void NetDevice::read_failed(uint16_t tap, const char* why) {
+  auto& t = taps_[tap];
+  ++counters_.rx_errors;
+  if (t.failed_reads == 0)
+    spdlog::warn("net {}: read from {} failed: {}; retrying with backoff", options_.name, backend_->name(), why);
+  const uint32_t doublings = std::min<uint32_t>(t.failed_reads, 9);
+  ++t.failed_reads;
+  t.read_retry.expires_after(std::chrono::milliseconds(std::min(10u << doublings, 5000u)));
+  t.read_retry.async_wait([weak = weak_from_this(), tap, gen = generation_](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->locked_turn([&] {
+      if (gen == self->generation_ && self->active_) self->arm_read(tap);
+    });
+  });
+}
+
 // Reads one frame into taps_[tap].frame and prepares it for the guest.
 // Returns false (with a read wait armed) when there is nothing to read.
 bool NetDevice::read_frame(uint16_t tap) {
@@ -47,11 +70,20 @@ bool NetDevice::read_frame(uint16_t tap) {
   if (r < 0) {
     if (errno == EINTR) return true;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      ++counters_.rx_errors;
-      spdlog::warn("net {}: read from {} failed: {}", options_.name, backend_->name(), std::strerror(errno));
+      read_failed(tap, std::strerror(errno));
+      return false;
     }
     arm_read(tap);
     return false;
+  }
+  if (r == 0) {  // a TAP never reads 0 bytes; another backend has closed
+    read_failed(tap, "end of file");
+    return false;
+  }
+  if (t.failed_reads) {
+    spdlog::info("net {}: reading from {} works again after {} failed reads", options_.name, backend_->name(),
+                 t.failed_reads);
+    t.failed_reads = 0;
   }
   const size_t len = static_cast<size_t>(r);
   if (len < header_size_ || len == t.frame.size()) {  // no header, or possibly truncated

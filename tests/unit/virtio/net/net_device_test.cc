@@ -5,7 +5,9 @@
 #include "virtio/net/net_device.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/socket.h>
+#include <chrono>
 
 #include <linux/virtio_config.h>
 
@@ -456,6 +458,29 @@ TEST_F(NetDeviceTest, ReceivesAFrame) {
   EXPECT_EQ(decode_net_header(std::span(got).first(12)).num_buffers, 1);
   EXPECT_EQ(events.used, std::vector<uint16_t>{0});
   EXPECT_EQ(dev->counters().rx_packets, 1u);
+}
+
+// A backend that fails for good (a TAP deleted under the VMM reads EBADFD
+// and polls EPOLLERR forever; here the peer closes, so reads return 0) must
+// not spin the event loop: it is retried with a growing pause.
+TEST_F(NetDeviceTest, ALastingReadFailureBacksOffInsteadOfSpinning) {
+  ASSERT_TRUE(activate(kBase));
+  post_rx();
+  poll();
+  host->host_fds[0].reset();
+  const auto start = std::chrono::steady_clock::now();
+  size_t handlers = 0;
+  while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(400)) {
+    io.restart();
+    handlers += io.run_for(std::chrono::milliseconds(50));
+  }
+  // Retries after 10, 20, 40, 80 and 160 ms fit in 400 ms: a handful of
+  // failures, where a loop re-armed at once makes hundreds of thousands.
+  const uint64_t errors = dev->counters().rx_errors;
+  EXPECT_GE(errors, 3u);
+  EXPECT_LE(errors, 8u);
+  EXPECT_LE(handlers, 20u);
+  EXPECT_EQ(dev->counters().rx_packets, 0u);
 }
 
 TEST_F(NetDeviceTest, StarvedReceiveWaitsForTheKickWithoutLosingIt) {
