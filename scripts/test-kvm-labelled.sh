@@ -38,7 +38,8 @@ run_tests() {
   ((${#numbers[@]})) || return 0
   local list
   list=$(IFS=,; echo "${numbers[*]}")
-  ctest --test-dir "$dir" -I "0,0,0,$list" "$@" -j1 "${retry[@]}" --output-on-failure 2>&1 |
+  # Only the numbers: ctest 3.25 selects nothing when -I meets -LE.
+  ctest --test-dir "$dir" -I "0,0,0,$list" -j1 "${retry[@]}" --output-on-failure 2>&1 |
     while IFS= read -r line; do
       printf '%s\n' "$line"
       if [[ $line =~ Test\ +#([0-9]+):.*\ Passed ]]; then echo "$dir ${BASH_REMATCH[1]}" >>"$passed"; fi
@@ -46,7 +47,7 @@ run_tests() {
   return "${PIPESTATUS[0]}"
 }
 
-run_tests build-asan -L kvm -LE integration --timeout 600 || status=1
+run_tests build-asan -L kvm -LE integration || status=1
 run_tests build -L kvm || status=1
 if grep -q "The following tests did not run" "$log"; then
   echo "some tests were skipped; this suite must run every test" >&2
