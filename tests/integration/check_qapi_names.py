@@ -60,7 +60,15 @@ def qemu_schema():
                     if "error" in msg:
                         raise SystemExit(f"QEMU refused {name}: {msg}")
 
-            greeting = json.loads(f.readline())
+            # The greeting comes first; anything else before it is shown and
+            # skipped (a CI run once read a message without "QMP" here).
+            for _ in range(10):
+                greeting = json.loads(f.readline())
+                if "QMP" in greeting:
+                    break
+                print(f"before QEMU's greeting: {greeting}", flush=True)
+            else:
+                raise SystemExit("QEMU sent no QMP greeting")
             print(f"QEMU {greeting['QMP']['version']['qemu']}", flush=True)
             call("qmp_capabilities")
             schema = call("query-qmp-schema")
