@@ -74,6 +74,7 @@ void Queue::reset() {
   state_ = QueueState{};
   state_.size = max_size_;
   used_flags_ = 0;
+  unpublished_used_ = 0;
   notification_enabled_ = true;
   signalled_used_ = 0;
   signalled_used_valid_ = false;
@@ -101,6 +102,7 @@ bool Queue::restore(const QueueState& state, const GuestMemory& mem) {
   }
   state_ = state;
   used_flags_ = 0;
+  unpublished_used_ = 0;
   notification_enabled_ = true;
   signalled_used_valid_ = false;
   error_.reset();
@@ -170,15 +172,26 @@ uint16_t Queue::available(const GuestMemory& mem) const {
 }
 
 bool Queue::add_used(GuestMemory& mem, uint16_t head, uint32_t len) {
+  return put_used(mem, head, len) && publish_used(mem);
+}
+
+bool Queue::put_used(GuestMemory& mem, uint16_t head, uint32_t len) {
   if (!state_.ready || broken() || head >= state_.size) return false;
-  const uint16_t slot = state_.next_used & (state_.size - 1);
+  const uint16_t slot = static_cast<uint16_t>(state_.next_used + unpublished_used_) & (state_.size - 1);
   if (!mem.write_obj(state_.used_addr + sr::used_ring_entry(slot), sr::UsedElement{head, len})) {
     mark_broken(ChainError::RingOutOfRange);
     return false;
   }
-  // The driver must see the element before it sees the index move.
+  ++unpublished_used_;
+  return true;
+}
+
+bool Queue::publish_used(GuestMemory& mem) {
+  if (!state_.ready || broken()) return false;
+  // The driver must see the elements before it sees the index move.
   std::atomic_thread_fence(std::memory_order_release);
-  ++state_.next_used;
+  state_.next_used = static_cast<uint16_t>(state_.next_used + unpublished_used_);
+  unpublished_used_ = 0;
   if (!mem.write_obj<uint16_t>(state_.used_addr + sr::kUsedIdx, state_.next_used)) {
     mark_broken(ChainError::RingOutOfRange);
     return false;

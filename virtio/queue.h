@@ -126,6 +126,13 @@ class Queue {
   // bytes written into the chain's writable part. Returns false (and writes
   // nothing) if the queue is not ready/broken or head >= size.
   [[nodiscard]] bool add_used(GuestMemory& mem, uint16_t head, uint32_t len);
+  // The same in two steps, for a frame spread over several chains (mergeable
+  // RX), which the driver must see whole: a driver that found only part of
+  // it drops the frame ("buffers missing"). put_used writes {head, len} after
+  // the elements already put, without moving used->idx; publish_used then
+  // moves used->idx past all of them at once (after a release fence).
+  [[nodiscard]] bool put_used(GuestMemory& mem, uint16_t head, uint32_t len);
+  [[nodiscard]] bool publish_used(GuestMemory& mem);
 
   // After one or more add_used(): should the driver be interrupted?
   // EVENT_IDX: true iff used->idx crossed used_event since the last call
@@ -165,6 +172,8 @@ class Queue {
   QueueState state_;
   // Host copy of used->flags (the device is its only writer).
   uint16_t used_flags_ = 0;
+  // Used elements written past next_used but not yet published.
+  uint16_t unpublished_used_ = 0;
   // Between disable_notification() and enable_notification() pop() stops
   // advancing avail_event (EVENT_IDX), so the driver stops kicking.
   bool notification_enabled_ = true;

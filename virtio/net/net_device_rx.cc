@@ -200,9 +200,11 @@ NetDevice::Delivery NetDevice::deliver(uint16_t pair, std::span<uint8_t> bytes) 
     const size_t written = c.write_at(*memory_, 0, bytes.subspan(offset, n));
     if (written != n) ++counters_.rx_errors;
     offset += n;
-    if (!q->add_used(*memory_, c.head(), static_cast<uint32_t>(written))) ++counters_.rx_errors;
+    if (!q->put_used(*memory_, c.head(), static_cast<uint32_t>(written))) ++counters_.rx_errors;
     held.pop_front();
   }
+  // The frame appears to the driver whole, with all its num_buffers chains.
+  if (!q->publish_used(*memory_)) ++counters_.rx_errors;
   mark_used(index);
   return Delivery::Delivered;
 }

@@ -165,6 +165,31 @@ TEST_F(QueueTest, AddUsedWritesElementThenIndex) {
       << "used ring write must be dirty-marked";
 }
 
+// A mergeable frame spread over several chains: the driver sees none of
+// them until all are put, then all at once.
+TEST_F(QueueTest, PutUsedStaysHiddenUntilPublished) {
+  attach();
+  const uint16_t a = send_one(), b = send_one(), c = send_one();
+  ChainResult ca = q.pop(mem), cb = q.pop(mem), cc = q.pop(mem);
+  ASSERT_TRUE(ca && cb && cc);
+  ASSERT_TRUE(q.add_used(mem, ca->head(), 1));
+  ASSERT_TRUE(q.put_used(mem, cb->head(), 2));
+  ASSERT_TRUE(q.put_used(mem, cc->head(), 3));
+  EXPECT_EQ(drv.used_idx(), 1) << "put elements are not visible yet";
+  EXPECT_EQ(q.next_used(), 1);
+  ASSERT_TRUE(q.publish_used(mem));
+  EXPECT_EQ(drv.used_idx(), 3);
+  EXPECT_EQ(q.next_used(), 3);
+  for (auto [id, len] : {std::pair{a, 1u}, {b, 2u}, {c, 3u}}) {
+    auto u = drv.next_used();
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->id, id);
+    EXPECT_EQ(u->len, len);
+  }
+  ASSERT_TRUE(q.publish_used(mem)) << "publishing nothing new is harmless";
+  EXPECT_EQ(drv.used_idx(), 3);
+}
+
 TEST_F(QueueTest, AddUsedRefusesHeadOutOfRange) {
   attach();
   EXPECT_FALSE(q.add_used(mem, kSize, 1));
