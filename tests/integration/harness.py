@@ -136,12 +136,15 @@ class Netns:
     """A network namespace owned by one test, with a TAP device in it. With
     bridge=True the TAP is enslaved to a bridge br0 that holds the host
     address, so that a veth can join the guest's link to another namespace
-    (a second "host", see join_hosts)."""
+    (a second "host", see join_hosts). With ipv6=False the TAP sends no IPv6
+    of its own (router solicitations, DAD, MLD reports), for tests that count
+    every frame the guest receives."""
 
     _counter = 0
 
-    def __init__(self, tap="tap0", host_ip="10.77.0.1/24", multi_queue=False, bridge=False):
+    def __init__(self, tap="tap0", host_ip="10.77.0.1/24", multi_queue=False, bridge=False, ipv6=True):
         Netns._counter += 1
+        self.ipv6 = ipv6
         self.multi_queue = multi_queue
         self.bridge = bridge
         self.name = f"wren-t{os.getpid()}-{Netns._counter}"
@@ -161,6 +164,8 @@ class Netns:
             self.run("ip", "link", "add", "br0", "type", "bridge")
             self.run("ip", "link", "set", self.tap, "master", "br0")
             self.run("ip", "link", "set", "br0", "up")
+        if not self.ipv6:
+            self.run("sysctl", "-q", f"net.ipv6.conf.{self.tap}.disable_ipv6=1")
         self.run("ip", "addr", "add", self.host_ip, "dev", "br0" if self.bridge else self.tap)
         self.run("ip", "link", "set", self.tap, "up")
         return self

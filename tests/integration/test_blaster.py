@@ -27,8 +27,7 @@ counts = pps.parse_args(["--tx64", "3000", "--tx1500", "2000", "--tso", "200", "
                          "2000", "--timeout", "300"])
 check = Check()
 
-with Netns() as ns:
-    ns.run("sysctl", "-q", f"net.ipv6.conf.{ns.tap}.disable_ipv6=1", check=False)
+with Netns(ipv6=False) as ns:
     pump = pps.Pump(ns)
     guest = harness.manifest_guest("multiboot-blaster")
     args = harness.boot_args(guest, cmdline=pps.guest_cmdline(counts), tap=ns.tap, test_exit="iobase=0xf4")
