@@ -53,7 +53,7 @@ def main():
     for cpu, block in enumerate(re.split(r"\r?\nCPU#\d+\r?\n", "\n" + registers)[1:]):
         rip = re.search(r"RIP=([0-9a-f]+)", block)
         cpl = re.search(r"CPL=(\d)", block)
-        hflags = re.search(r"HLT=(\d)", block)
+        halted = re.search(r"HLT=(\d)", block)
         if not rip:
             continue
         address = int(rip.group(1), 16)
@@ -62,7 +62,7 @@ def main():
         if index >= 0 and address - addresses[index] < 0x100000:
             where = f" {names[index]}+{address - addresses[index]:#x}"
         print(f"  CPU {cpu}: RIP={address:#x}{where} CPL={cpl.group(1) if cpl else '?'}"
-              f" halted={hflags.group(1) if hflags else '?'}")
+              f" halted={halted.group(1) if halted else '?'}")
 
 
 if __name__ == "__main__":

@@ -235,7 +235,7 @@ OfferedDevices PciDevices::offered() const {
   OfferedDevices out;
   for (const auto& nic : nics_) out.nic_features.push_back(nic.net->device_features());
   for (const auto& disk : disks_)
-    out.disks.push_back({disk.blk->device_features(), disk.blk->report().capacity_bytes, disk.blk->serial()});
+    out.disks.push_back({disk.blk->device_features(), disk.blk->image().size(), disk.blk->serial()});
   return out;
 }
 
